@@ -1,0 +1,42 @@
+# The two commands: `make run` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install train serve lint bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: set up, train on the embedded data (local MLflow store), promote, then serve the API
+run: $(STAMP)
+	$(VENV)/bin/chipcast data list
+	$(VENV)/bin/chipcast train
+	$(VENV)/bin/chipcast promote
+	$(VENV)/bin/chipcast serve --host $(HOST) --port $(PORT)
+
+## make test: set up and run the whole test suite
+test: $(STAMP)
+	$(PY) -m ruff check pipelines forecasting service tests bench
+	$(PY) -m mypy
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check pipelines forecasting service tests bench
+	$(PY) -m mypy
+
+bench: $(STAMP)
+	$(PY) bench/train.py
+
+clean:
+	rm -rf .state .pytest_cache .mypy_cache .ruff_cache

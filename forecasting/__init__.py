@@ -1,0 +1,1 @@
+"""Forecasting: statsforecast and scikit-learn models, rolling-origin backtests, MLflow tracking."""

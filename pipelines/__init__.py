@@ -1,0 +1,1 @@
+"""Polars pipelines: real public series -> validated long panel -> as-of features."""

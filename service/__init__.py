@@ -1,0 +1,1 @@
+"""FastAPI service and the chipcast command line."""
