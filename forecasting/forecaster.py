@@ -122,12 +122,20 @@ def _rename_to(frame: pl.DataFrame, src: str, dst: str) -> pl.DataFrame:
     return frame.rename({c: dst + c[len(src):] for c in frame.columns if c == src or c.startswith(src + "-")})
 
 
+def ordered(frame: pl.DataFrame, model: str, levels: list[int]) -> pl.DataFrame:
+    """One column order for every model: point, then lo/hi per level ascending."""
+    cols = ["unique_id", "ds", model]
+    for lv in levels:
+        cols += [f"{model}-lo-{lv}", f"{model}-hi-{lv}"]
+    return frame.select(cols).sort("ds")
+
+
 def forecast_series(sm: SeriesModel, h: int, levels: tuple[int, ...] = LEVELS) -> pl.DataFrame:
     """The champion's forecast: ``unique_id, ds, <champion>, <champion>-lo-<level>, <champion>-hi-<level>``."""
     _check(sm, h, levels)
     lv = sorted(set(levels))
     if sm.champion != "Ensemble":
-        return _fit_predict_one(sm, sm.champion, h, lv)
+        return ordered(_fit_predict_one(sm, sm.champion, h, lv), sm.champion, lv)
     parts = [_fit_predict_one(sm, m, h, lv) for m in sm.members]
     base = parts[0].select("unique_id", "ds")
     for m, p in zip(sm.members, parts, strict=True):
@@ -137,7 +145,7 @@ def forecast_series(sm: SeriesModel, h: int, levels: tuple[int, ...] = LEVELS) -
         for side in ("lo", "hi"):
             cols.append(pl.mean_horizontal([pl.col(f"{m}-{side}-{level}") for m in sm.members])
                         .alias(f"Ensemble-{side}-{level}"))
-    return base.select("unique_id", "ds", *cols)
+    return ordered(base.select("unique_id", "ds", *cols), "Ensemble", lv)
 
 
 def _gaussian_paths(fc: pl.DataFrame, name: str, n: int, seed: int) -> np.ndarray:
@@ -382,7 +390,7 @@ class Forecaster:
                 if sid not in self.models:
                     continue
                 champ = self.models[str(sid)].champion
-                f = _rename_to(part.drop("model"), "forecast", champ).sort("ds")
+                f = ordered(_rename_to(part.drop("model"), "forecast", champ), champ, list(LEVELS))
                 self._cache[(str(sid), f.height, LEVELS)] = f
         if (path / "outlooks.parquet").exists():
             outs = pl.read_parquet(path / "outlooks.parquet")

@@ -18,7 +18,13 @@ REAL_DATA_DIR = PROJECT_ROOT / "data"
 def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own state dir, so nothing reads or writes the developer's .state/."""
     monkeypatch.setenv("CHIPCAST_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("CHIPCAST_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("CHIPCAST_MLFLOW_TRACKING_URI", raising=False)
     get_data_settings.cache_clear()
+    from forecasting.tracking import get_tracking_settings
+
+    get_tracking_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
