@@ -57,7 +57,7 @@ def loaded(trained: TrainResult) -> LoadedModel:
     return make_loaded(trained)
 
 
-def test_settings(**overrides: Any) -> Settings:
+def settings_for(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "api_keys_read": [READ_KEY],
         "api_keys_admin": [ADMIN_KEY],
@@ -81,14 +81,15 @@ def make_app(loaded: LoadedModel, real_panel: pl.DataFrame) -> AppFactory:
         model_loader: Callable[[], LoadedModel] | None = None,
         models_lister: Callable[[], list[dict[str, Any]]] | None = None,
         retrainer: Callable[[], object] | None = None,
+        panel_loader: Callable[[], pl.DataFrame] | None = None,
         **overrides: Any,
     ) -> FastAPI:
         return create_app(
-            settings or test_settings(**overrides),
+            settings or settings_for(**overrides),
             model_loader=model_loader or (lambda: loaded),
             models_lister=models_lister or (lambda: REGISTERED),
             retrainer=retrainer or (lambda: None),
-            panel_loader=lambda: real_panel,
+            panel_loader=panel_loader or (lambda: real_panel),
         )
 
     return _make

@@ -1,0 +1,97 @@
+"""Service settings: who may call the API, how fast, from which browser origins, and how long to cache.
+
+Every field is read from a ``CHIPCAST_`` environment variable. List fields accept either JSON
+(``["a","b"]``) or a comma-separated string, because that is what people type into a shell or a compose
+file. Validators refuse settings that would silently weaken access control.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: shorter keys are guessable within a rate-limit window's lifetime; refuse them at startup.
+MIN_API_KEY_LENGTH = 16
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """HTTP-facing configuration; data and model locations live in the pipelines/tracking settings."""
+
+    model_config = SettingsConfigDict(env_prefix="CHIPCAST_", extra="ignore", hide_input_in_errors=True)
+
+    api_keys_read: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="keys allowed to call read (GET /v1/...) routes"
+    )
+    api_keys_admin: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="keys allowed to call /v1/admin/*; empty disables the admin API"
+    )
+    read_open: bool = Field(
+        default=True, description="allow anonymous reads (local demo); set false to require a read or admin key"
+    )
+    rate_limit_per_minute: int = Field(default=600, gt=0, description="sustained requests per minute per client")
+    rate_limit_burst: int | None = Field(
+        default=None, gt=0, description="bucket size; defaults to rate_limit_per_minute"
+    )
+    rate_limit_max_clients: int = Field(
+        default=10_000, gt=0, description="buckets kept in memory before idle ones are evicted"
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="browser origins allowed by CORS; empty means closed"
+    )
+    forecast_max_age: int = Field(
+        default=60, ge=0, description="Cache-Control max-age (s) for forecasts, outlooks, backtests, models"
+    )
+    catalog_max_age: int = Field(default=300, ge=0, description="Cache-Control max-age (s) for the catalog and history")
+    max_levels: int = Field(default=4, ge=1, le=10, description="most interval levels one forecast request may ask")
+
+    @field_validator("api_keys_read", "api_keys_admin", "cors_origins", mode="before")
+    @classmethod
+    def _lists_from_env(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("api_keys_read", "api_keys_admin")
+    @classmethod
+    def _keys_long_enough(cls, keys: list[str]) -> list[str]:
+        short = [k for k in keys if len(k) < MIN_API_KEY_LENGTH]
+        if short:
+            # never echo the key itself: settings errors end up in logs
+            raise ValueError(f"{len(short)} API key(s) shorter than {MIN_API_KEY_LENGTH} characters")
+        return keys
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_urls(cls, origins: list[str]) -> list[str]:
+        bad = [o for o in origins if o != "*" and not o.startswith(("http://", "https://"))]
+        if bad:
+            raise ValueError(f"CORS origins must start with http:// or https://, got {bad}")
+        return origins
+
+    @model_validator(mode="after")
+    def _closed_reads_need_keys(self) -> Settings:
+        if not self.read_open and not (self.api_keys_read or self.api_keys_admin):
+            raise ValueError("read_open is false but no API keys are configured: nobody could read")
+        return self
+
+    @property
+    def bucket_size(self) -> int:
+        return self.rate_limit_burst or self.rate_limit_per_minute
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

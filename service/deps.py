@@ -1,0 +1,103 @@
+"""Dependencies shared by the routers, as ``Annotated`` aliases.
+
+The app's moving parts (model holder, limiter, jobs, chart cache, injected registry callables) live on
+one :class:`Runtime` attached to ``app.state`` by the factory; nothing is module-global, so two apps in
+one process (as in the tests) never share state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import polars as pl
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+
+from forecasting.serving import LoadedModel
+from service.config import Settings, get_settings
+from service.errors import ApiError
+from service.jobs import JobRegistry
+from service.metrics import ServiceMetrics
+from service.security import Principal, RateLimiter, identify, require_admin, require_read
+from service.state import ChartCache, ModelHolder, Serving
+
+
+@dataclass
+class Runtime:
+    holder: ModelHolder
+    limiter: RateLimiter
+    jobs: JobRegistry
+    charts: ChartCache
+    metrics: ServiceMetrics
+    models_lister: Callable[[], list[dict[str, Any]]]
+    retrainer: Callable[[], object]
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="API key with `read` or `admin` scope (reads may be open; admin routes never are)",
+)
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def get_principal(
+    request: Request,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+    api_key: Annotated[str | None, Security(api_key_header)] = None,
+) -> Principal:
+    """Identify the caller and charge one token, before any 401, so key guessing is throttled too."""
+    principal = identify(api_key, _client_ip(request), settings)
+    runtime.limiter.check(principal.client_id)
+    return principal
+
+
+def read_access(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    require_read(principal)
+    return principal
+
+
+def admin_access(principal: Annotated[Principal, Depends(get_principal)], settings: SettingsDep) -> Principal:
+    require_admin(principal, settings)
+    return principal
+
+
+def get_serving(runtime: RuntimeDep) -> Serving:
+    """One snapshot per request: a concurrent reload cannot change the model halfway through a response."""
+    return runtime.holder.current
+
+
+ServingDep = Annotated[Serving, Depends(get_serving)]
+
+
+def get_model(serving: ServingDep) -> LoadedModel:
+    if serving.model is None:
+        raise ApiError(503, "no_model", "no champion model loaded", {"load_error": serving.load_error})
+    return serving.model
+
+
+def get_panel(serving: ServingDep) -> pl.DataFrame:
+    if serving.panel is None:
+        raise ApiError(503, "no_data", "the data panel could not be loaded; see the server log")
+    return serving.panel
+
+
+ModelDep = Annotated[LoadedModel, Depends(get_model)]
+PanelDep = Annotated[pl.DataFrame, Depends(get_panel)]
+ReadAccess = Depends(read_access)
+AdminAccess = Depends(admin_access)

@@ -1,0 +1,13 @@
+"""Routers, one per resource; ``api_router`` gathers the versioned ones under ``/v1``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.routes import admin, backtests, forecasts, models, scenarios, series
+
+api_router = APIRouter(prefix="/v1")
+for _module in (series, forecasts, backtests, models, scenarios, admin):
+    api_router.include_router(_module.router)
+
+__all__ = ["api_router"]

@@ -1,0 +1,23 @@
+"""Backtest leaderboards behind each champion."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from service import logic
+from service.deps import ModelDep, ReadAccess
+from service.routes.responses import READ_ERRORS, errors
+from service.schemas import BacktestResponse
+
+router = APIRouter(prefix="/backtests", tags=["backtests"], dependencies=[ReadAccess])
+
+
+@router.get("/{series_id}", response_model=BacktestResponse, responses=errors(*READ_ERRORS, 404, 503),
+            summary="Rolling-origin backtest leaderboard and the champion's metrics")
+def backtest(
+    series_id: Annotated[str, Path(description="forecast series id", examples=["capex_meta"])],
+    model: ModelDep,
+) -> BacktestResponse:
+    return logic.backtest_response(model, series_id)

@@ -1,0 +1,41 @@
+"""Liveness, readiness and Prometheus metrics (no key, no rate limit: probes and scrapers call these)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from service.deps import RuntimeDep, ServingDep
+from service.errors import ApiError
+from service.metrics import CONTENT_TYPE
+from service.routes.responses import errors
+from service.schemas import HealthResponse, ReadyResponse
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=HealthResponse, summary="Liveness: 200 while the process is up")
+def healthz() -> HealthResponse:
+    return HealthResponse()
+
+
+@router.get("/readyz", response_model=ReadyResponse, responses=errors(503),
+            summary="Readiness: 200 with the champion version, 503 without a model")
+def readyz(serving: ServingDep) -> ReadyResponse:
+    m = serving.model
+    if m is None:
+        raise ApiError(503, "not_ready", "no champion model loaded",
+                       {"status": "unavailable", "load_error": serving.load_error})
+    return ReadyResponse(
+        status="degraded" if m.source == "local-cache" else "ready",
+        model_version=m.version,
+        source=m.source,
+        alias=m.alias,
+        loaded_at=m.loaded_at,
+    )
+
+
+@router.get("/metrics", response_class=Response,
+            responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text exposition"}},
+            summary="Prometheus metrics")
+def metrics(runtime: RuntimeDep) -> Response:
+    return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE)

@@ -1,0 +1,25 @@
+"""OpenAPI documentation of error responses: every route documents the shared error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.schemas import ErrorResponse
+
+_DESCRIPTIONS = {
+    401: "Missing or invalid API key",
+    403: "Key lacks the scope, or the admin API is disabled",
+    404: "Unknown series or job; the message lists valid ids",
+    409: "A job is already running",
+    422: "Invalid parameters or body; the message states the allowed range",
+    429: "Rate limit exceeded; see Retry-After",
+    503: "No champion model loaded (or reload failed)",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries for the given status codes, all with the shared error body."""
+    return {code: {"model": ErrorResponse, "description": _DESCRIPTIONS[code]} for code in codes}
+
+
+READ_ERRORS = (401, 429)

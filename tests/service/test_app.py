@@ -1,0 +1,122 @@
+"""The app as a whole: OpenAPI, the dashboard, default registry callables and `chipcast serve`."""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+import service.main as main_module
+from service.config import get_settings
+from service.routes.dashboard import STATIC_DIR
+from tests.service.conftest import make_loaded
+
+V1_ROUTES = {
+    ("get", "/v1/series"),
+    ("get", "/v1/series/{series_id}/history"),
+    ("get", "/v1/forecasts/{series_id}"),
+    ("get", "/v1/forecasts/{series_id}/outlook"),
+    ("get", "/v1/forecasts/{series_id}.png"),
+    ("get", "/v1/backtests/{series_id}"),
+    ("get", "/v1/models"),
+    ("post", "/v1/scenarios"),
+    ("post", "/v1/admin/reload"),
+    ("post", "/v1/admin/retrain"),
+    ("get", "/v1/admin/jobs/{job_id}"),
+}
+
+
+def test_openapi_documents_every_route_with_examples(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    ops = {(m, p) for p, item in schema["paths"].items() for m in item}
+    assert ops >= V1_ROUTES | {("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"), ("get", "/dashboard")}
+    assert schema["components"]["securitySchemes"]["ApiKey"]["name"] == "X-API-Key"
+    components = schema["components"]["schemas"]
+    for name in ("ForecastResponse", "OutlookResponse", "BacktestResponse", "SeriesResponse", "ModelsResponse",
+                 "ScenarioRequest", "ScenarioResponse", "JobResponse", "ErrorResponse", "HistoryResponse"):
+        assert components[name].get("examples"), name
+    for method, path in V1_ROUTES:
+        op = schema["paths"][path][method]
+        assert op.get("summary"), path
+        assert "429" in op["responses"] and "401" in op["responses"], path
+    scen = schema["paths"]["/v1/scenarios"]["post"]
+    assert "Provisional" in scen["description"]
+    assert scen["requestBody"]["content"]["application/json"]["examples"]
+
+
+def test_dashboard_is_self_contained(client: TestClient) -> None:
+    r = client.get("/dashboard")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    html = r.text
+    for asset in re.findall(r'(?:src|href)="([^"]+)"', html):
+        assert not asset.startswith(("http:", "https:", "//")), asset
+        served = client.get("/" + asset)
+        assert served.status_code == 200, asset
+    for f in STATIC_DIR.iterdir():
+        text = f.read_text()
+        assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", text), f.name  # no CDN, fonts or trackers
+        assert "@import" not in text and "fonts.googleapis" not in text
+    js = client.get("/static/dashboard.js").text
+    for endpoint in ("v1/series?forecast=true", "v1/forecasts/", "/outlook", "v1/backtests/", "/history"):
+        assert endpoint in js
+
+
+def test_default_callables_import_tracking_lazily(monkeypatch: pytest.MonkeyPatch, trained: Any) -> None:
+    calls: list[str] = []
+    def load_model(alias: str = "champion") -> Any:
+        calls.append(f"load:{alias}")
+        return make_loaded(trained, "42")
+
+    def list_models() -> list[dict[str, Any]]:
+        calls.append("list")
+        return [{"version": "42", "aliases": ["champion"]}]
+
+    def retrain_and_register() -> None:
+        calls.append("retrain")
+
+    fake = types.ModuleType("forecasting.tracking")
+    fake.load_model = load_model  # type: ignore[attr-defined]
+    fake.list_models = list_models  # type: ignore[attr-defined]
+    fake.retrain_and_register = retrain_and_register  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "forecasting.tracking", fake)
+    assert main_module._default_model_loader().version == "42"
+    assert main_module._default_models_lister()[0]["version"] == "42"
+    main_module._default_retrainer()
+    assert calls == ["load:champion", "list", "retrain"]
+
+
+def test_service_never_imports_mlflow() -> None:
+    for path in STATIC_DIR.parent.rglob("*.py"):
+        source = path.read_text()
+        assert not re.search(r"^\s*(import|from)\s+mlflow", source, re.M), path
+
+
+def test_create_app_defaults_read_settings_from_env(monkeypatch: pytest.MonkeyPatch, trained: Any) -> None:
+    monkeypatch.setenv("CHIPCAST_RATE_LIMIT_PER_MINUTE", "2")
+    get_settings.cache_clear()
+    try:
+        app = main_module.create_app(model_loader=lambda: make_loaded(trained))
+        with TestClient(app) as c:
+            # default panel loader reads the real snapshot (and the per-test empty store)
+            assert c.get("/v1/series/capex_meta/history").status_code == 200
+            assert c.get("/v1/series/capex_meta/history").status_code == 200
+            assert c.get("/v1/series/capex_meta/history").status_code == 429
+    finally:
+        get_settings.cache_clear()
+
+
+def test_run_serves_the_factory_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_run(app: object, host: str, port: int) -> None:
+        seen.update(app=app, host=host, port=port)
+
+    monkeypatch.setattr(main_module.uvicorn, "run", fake_run)
+    main_module.run("127.0.0.1", 8123)
+    assert seen["host"] == "127.0.0.1" and seen["port"] == 8123
+    assert seen["app"].title == "chipcast"

@@ -1,0 +1,86 @@
+"""The route logic as plain functions, without HTTP."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from forecasting.serving import LoadedModel
+from forecasting.train import TrainResult
+from service import logic
+from service.errors import ApiError
+from service.state import ChartCache, ModelHolder
+from tests.service.conftest import make_loaded
+
+
+def test_check_request_messages(loaded: LoadedModel) -> None:
+    sm = loaded.forecaster.models["wsts_memory_sales_annual"]
+    assert logic.check_request(sm, 4, [95, 80, 95], 4) == (80, 95)
+    with pytest.raises(ApiError, match="between 1 and 4 for annual series, got 5") as info:
+        logic.check_request(sm, 5, [80], 4)
+    assert info.value.status_code == 422 and info.value.detail["max"] == 4
+    with pytest.raises(ApiError, match=r"between 50 and 99, got \[49\]"):
+        logic.check_request(sm, 2, [49, 80], 4)
+    with pytest.raises(ApiError, match="at least one level"):
+        logic.check_request(sm, 2, [], 4)
+
+
+def test_forecast_frame_reuses_the_default_frame(loaded: LoadedModel) -> None:
+    default = loaded.forecaster.forecast("capex_meta", loaded.forecaster.default_horizon("capex_meta"), (80, 95))
+    frame, h, levels = logic.forecast_frame(loaded, "capex_meta", None, [80])
+    assert frame is default and levels == (80,) and h == default.height
+    points = logic.forecast_points(frame, loaded.forecaster.models["capex_meta"].champion, levels)
+    assert len(points) == h and set(points[0].intervals) == {"80"}
+
+
+def test_series_list_without_model(real_panel: pl.DataFrame) -> None:
+    out = logic.series_list(real_panel, None, date(2026, 1, 1))
+    assert out.model_version is None and not any(s.forecast for s in out.series)
+    assert logic.series_list(real_panel, None, date(2026, 1, 1), forecast=True).count == 0
+
+
+def test_history_frame(real_panel: pl.DataFrame) -> None:
+    frame = logic.history_frame(real_panel, "capex_meta", date(2024, 1, 1), date(2024, 12, 31))
+    assert frame["ds"].to_list() == [date(2024, m, 1) for m in (1, 4, 7, 10)]
+    assert logic.history_csv(frame).decode().splitlines()[0] == "ds,value,period_end,published"
+    with pytest.raises(ApiError) as info:
+        logic.history_frame(real_panel, "nope", None, None)
+    assert info.value.status_code == 404 and "capex_meta" in info.value.message
+
+
+def test_holder_keeps_old_model_when_reload_fails(trained: TrainResult, real_panel: pl.DataFrame) -> None:
+    versions = iter(["1", "2"])
+    fail = False
+
+    def loader() -> LoadedModel:
+        if fail:
+            raise RuntimeError("registry down")
+        return make_loaded(trained, next(versions))
+
+    swaps: list[str | None] = []
+    holder = ModelHolder(loader, lambda: real_panel, lambda s: swaps.append(s.model.version if s.model else None))
+    assert holder.start().model is not None
+    assert holder.reload().model.version == "2"  # type: ignore[union-attr]
+    before = holder.current
+    fail = True
+    with pytest.raises(ApiError) as info:
+        holder.reload()
+    assert info.value.status_code == 503 and "RuntimeError" in info.value.message
+    assert holder.current is before and swaps == ["1", "2"]
+
+
+def test_chart_cache_renders_once() -> None:
+    cache = ChartCache()
+    renders: list[int] = []
+
+    def render() -> bytes:
+        renders.append(1)
+        return b"png"
+
+    assert cache.get_or_render(("1", "r", "a"), render) == b"png"
+    assert cache.get_or_render(("1", "r", "a"), render) == b"png"
+    assert len(renders) == 1
+    cache.clear()
+    assert len(cache) == 0

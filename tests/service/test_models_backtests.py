@@ -1,0 +1,58 @@
+"""Backtest leaderboards and the model registry listing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from forecasting.serving import LoadedModel
+from forecasting.train import TrainResult
+from tests.service.conftest import AppFactory, make_loaded
+
+
+def test_backtest_leaderboard(client: TestClient, loaded: LoadedModel) -> None:
+    r = client.get("/v1/backtests/nvidia_datacenter_revenue")
+    assert r.status_code == 200
+    body = r.json()
+    sm = loaded.forecaster.models["nvidia_datacenter_revenue"]
+    assert body["champion"] == sm.champion and body["primary_horizon"] == 4
+    assert body["drivers"] == ["capex_hyperscalers_ex_amazon"]
+    board = body["leaderboard"]
+    assert len(board) == loaded.leaderboards["nvidia_datacenter_revenue"].height
+    champs = [row for row in board if row["champion"]]
+    assert champs and all(row["model"] == sm.champion for row in champs)
+    assert any(row["uses_drivers"] for row in board)
+    assert {"mase", "smape", "coverage_80", "coverage_95", "width_95", "windows"} <= set(board[0])
+
+
+def test_backtest_errors(client: TestClient, make_app: AppFactory, trained: TrainResult) -> None:
+    r = client.get("/v1/backtests/nope")
+    assert r.status_code == 404 and "capex_meta" in r.json()["error"]["message"]
+    no_boards = make_loaded(trained)
+    no_boards.leaderboards = {}
+    with TestClient(make_app(model_loader=lambda: no_boards)) as c:
+        r = c.get("/v1/backtests/capex_meta")
+        assert r.status_code == 404 and r.json()["error"]["code"] == "no_backtest"
+
+
+def test_models_listing(client: TestClient) -> None:
+    r = client.get("/v1/models")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["serving"]["version"] == "1" and body["serving"]["alias"] == "champion"
+    first, second = body["models"]
+    assert first["version"] == "1" and first["aliases"] == ["champion"]
+    assert first["created_at"].startswith("2025-11-27")  # epoch milliseconds from the registry
+    assert first["metrics"] == {"capex_meta.h4.mase": 1.63}
+    assert second["version"] == "0" and second["created_at"] is None
+
+
+def test_models_registry_failure_is_503(make_app: AppFactory) -> None:
+    def lister() -> list[dict[str, Any]]:
+        raise ConnectionError("http://user:pw@mlflow:5000 unreachable")
+
+    with TestClient(make_app(models_lister=lister)) as c:
+        r = c.get("/v1/models")
+        assert r.status_code == 503
+        assert r.json()["error"]["code"] == "registry_unavailable" and "pw@" not in r.text
