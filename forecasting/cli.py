@@ -193,7 +193,71 @@ def promote_cmd(
         raise typer.Exit(code=1)
 
 
+def scenario_cmd(
+    name: Annotated[str | None, typer.Argument(help="bear, base or bull (or omit and give --capex)")] = None,
+    capex: Annotated[list[str] | None, typer.Option("--capex", help="YEAR=VALUE, repeatable, e.g. 2026=50")] = None,
+    mode: Annotated[str, typer.Option(help="relative_to_baseline_pct | yoy_growth_pct | absolute_usd_m")] = (
+        "relative_to_baseline_pct"),
+    target: Annotated[list[str] | None, typer.Option("--target", help="memory/HBM targets (default: all)")] = None,
+    hbm_content: Annotated[float | None, typer.Option(help="override HBM revenue per US$ of NVIDIA DC revenue")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Memory and HBM forecasts under an AI-capex scenario, beside the baseline, from the champion model."""
+    from forecasting.hbm import NAMED_SCENARIOS, ScenarioError, ScenarioSpec, run_scenario
+    from forecasting.tracking import ModelUnavailableError, load_model
+
+    try:
+        if name:
+            spec = ScenarioSpec.named(name, target)
+        else:
+            if mode not in ("relative_to_baseline_pct", "yoy_growth_pct", "absolute_usd_m"):
+                raise ScenarioError(f"unknown mode '{mode}'")
+            values = {}
+            for item in capex or []:
+                year, _, val = item.partition("=")
+                try:
+                    values[int(year)] = float(val)
+                except ValueError:
+                    raise ScenarioError(f"--capex takes YEAR=VALUE, got '{item}'") from None
+            if not values:
+                raise ScenarioError(f"name a scenario ({', '.join(NAMED_SCENARIOS)}) or give --capex YEAR=VALUE")
+            spec = ScenarioSpec(mode=mode, values=values, description="user-supplied capex path")  # type: ignore[arg-type]
+            if target:
+                spec.targets = list(target)
+        spec.hbm_content = hbm_content
+        loaded = load_model("champion")
+        result = run_scenario(loaded.forecaster, spec)
+    except (ScenarioError, ModelUnavailableError, UnknownSeriesError, ForecastRequestError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, default=str))
+        return
+    cap = Table(title=f"hyperscaler capex (US$ m): scenario '{spec.name}' — {spec.description}")
+    for c in ("year", "baseline", "scenario", "x"):
+        cap.add_column(c)
+    for r in result["capex"]:
+        cap.add_row(str(r["year"]), f"{r['baseline_usd_m']:,.0f}", f"{r['scenario_usd_m']:,.0f}",
+                    f"{r['multiplier']:.2f}")
+    console.print(cap)
+    for sid, res in result["targets"].items():
+        t = Table(title=f"{sid} ({res['unit']}) — {res['model']}")
+        if sid == "hbm_revenue":
+            for c in ("year", "baseline", "scenario", "scenario 95%"):
+                t.add_column(c)
+            for b, s_ in zip(res["baseline"], res["scenario"], strict=True):
+                t.add_row(str(b["year"]), f"{b['value']:,.1f}", f"{s_['value']:,.1f}",
+                          f"{s_['lo-95']:,.1f} .. {s_['hi-95']:,.1f}")
+        else:
+            for c in ("period", "baseline", "scenario", "scenario 95%"):
+                t.add_column(c)
+            for p in res["points"]:
+                t.add_row(p["ds"], f"{p['baseline']:,.1f}", f"{p['value']:,.1f}",
+                          f"{p['lo-95']:,.1f} .. {p['hi-95']:,.1f}")
+        console.print(t)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("scenario")(scenario_cmd)
     app.command("train")(train_cmd)
     app.command("backtest")(backtest_cmd)
     app.command("forecast")(forecast_cmd)

@@ -278,9 +278,12 @@ def outlook(sm: SeriesModel, h: int | None = None, n: int = N_PATHS) -> pl.DataF
 class Forecaster:
     """Per-series champions trained on one data vintage; thread-safe cache of on-demand forecasts."""
 
-    def __init__(self, models: dict[str, SeriesModel], meta: ForecasterMeta) -> None:
+    def __init__(self, models: dict[str, SeriesModel], meta: ForecasterMeta,
+                 hbm: dict[str, Any] | None = None) -> None:
         self.models = models
         self.meta = meta
+        #: the HBM model's calibrated assumptions (see forecasting.hbm), stored with the forecaster
+        self.hbm = hbm
         self._cache: dict[tuple[str, int, tuple[int, ...]], pl.DataFrame] = {}
         self._lock = threading.Lock()
 
@@ -365,6 +368,8 @@ class Forecaster:
             forecasts.write_parquet(path / "forecasts.parquet")
         if outlooks.height:
             outlooks.write_parquet(path / "outlooks.parquet")
+        if self.hbm is not None:
+            (path / "hbm.json").write_text(json.dumps(self.hbm, indent=2, sort_keys=True, default=str))
         (path / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
     @classmethod
@@ -378,7 +383,8 @@ class Forecaster:
             models[sid] = SeriesModel(
                 sid, m["champion"], m["members"], ts, m["baseline_mase"], m["champion_mase"], tuple(m["drivers"])
             )
-        fc = cls(models, ForecasterMeta(**manifest["meta"]))
+        hbm = json.loads((path / "hbm.json").read_text()) if (path / "hbm.json").exists() else None
+        fc = cls(models, ForecasterMeta(**manifest["meta"]), hbm)
         fc._restore_cache(path)
         return fc
 

@@ -28,6 +28,7 @@ from pydantic import AliasChoices, Field
 
 from forecasting.backtest import LEVELS
 from forecasting.forecaster import Forecaster, ForecastRequestError, _rename_to, now_iso
+from forecasting.hbm import attach_baseline_outlook
 from forecasting.models import TARGETS
 from forecasting.plots import fan_chart_png
 from forecasting.serving import LoadedModel
@@ -192,6 +193,21 @@ def log_training(result: TrainResult, settings: TrackingSettings, config: dict[s
             (tmp / f"{sid}.png").write_bytes(png)
             mlflow.log_artifact(str(tmp / f"{sid}.png"), artifact_path="fan_charts")
         fc.precompute()
+        attach_baseline_outlook(fc)
+        if fc.hbm is not None:
+            hbm = fc.hbm
+            hbm_params: dict[str, Any] = {}
+            for pname in ("accelerator_share", "hbm_content"):
+                prm = hbm[pname]
+                hbm_params[f"hbm.{pname}"] = f"{prm['value']:.4f} [{prm['low']:.4f}, {prm['high']:.4f}]"
+                hbm_params[f"hbm.{pname}.sources"] = "; ".join(prm["sources"])[:500]
+            for t, el in hbm["elasticities"].items():
+                hbm_params[f"hbm.elasticity.{t}"] = f"{el['value']:.3f} (se {el['se']:.3f}, n {el['n']})"
+            mlflow.log_params(hbm_params)
+            for row in hbm.get("baseline_outlook", []):
+                mlflow.log_metric(f"hbm_revenue.{row['year']}.median_usd_bn", row["value"])
+            (tmp / "hbm_assumptions.json").write_text(json.dumps(hbm, indent=2, default=str))
+            mlflow.log_artifact(str(tmp / "hbm_assumptions.json"))
         forecasts, outlooks = fc.cached_frames()
         leaderboards = pl.concat(boards) if boards else pl.DataFrame()
         for name, frame in (("leaderboards", leaderboards), ("forecasts", forecasts), ("outlooks", outlooks)):

@@ -12,6 +12,7 @@ import polars as pl
 from forecasting.backtest import BacktestResult, backtest
 from forecasting.data import NotEnoughDataError, attach_drivers, prepare_target
 from forecasting.forecaster import Forecaster, ForecasterMeta, SeriesModel, now_iso
+from forecasting.hbm import CAPEX_DRIVER, ScenarioError, calibrate
 from forecasting.models import TARGETS
 from pipelines.catalog import get_spec
 from pipelines.panel import as_of, data_fingerprint, data_vintage, load_panel
@@ -85,4 +86,10 @@ def train(
         data_vintage=vintage.isoformat() if vintage else None,
         as_of=when.isoformat() if when else None,
     )
-    return TrainResult(Forecaster(models, meta), backtests, skipped, panel)
+    hbm = None
+    if CAPEX_DRIVER in models:
+        try:
+            hbm = calibrate(panel, data_dir).to_dict()
+        except ScenarioError as exc:
+            skipped["hbm_revenue"] = str(exc)
+    return TrainResult(Forecaster(models, meta, hbm), backtests, skipped, panel)
