@@ -40,6 +40,11 @@ from pipelines.store import LocalStore, atomic_write_parquet
 MODEL_CODE = Path(__file__).with_name("mlflow_model_code.py")
 # artifact downloads are local and quick; their tqdm bars only clutter the CLI and the logs
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# a tracking server that is down should be noticed in seconds (then the local champion copy serves),
+# not after MLflow's default minutes of retries
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
 
 
 class ModelUnavailableError(RuntimeError):
@@ -236,19 +241,37 @@ def log_training(result: TrainResult, settings: TrackingSettings, config: dict[s
 # ---------------------------------------------------------------------------------------- loading
 
 
-def _download_forecaster(client: MlflowClient, settings: TrackingSettings, alias: str) -> tuple[Path, Any]:
+class RegistryUnreachableError(ModelUnavailableError):
+    """The tracking server could not be asked at all (network, server down)."""
+
+
+def _resolve_alias(client: MlflowClient, settings: TrackingSettings, alias: str) -> Any:
     try:
-        mv = client.get_model_version_by_alias(settings.registered_model, alias)
-    except Exception as exc:  # mlflow raises RestException/MlflowException variants
-        raise ModelUnavailableError(f"no model version with alias '{alias}': {exc}".splitlines()[0]) from None
+        return client.get_model_version_by_alias(settings.registered_model, alias)
+    except Exception as exc:  # mlflow raises MlflowException/RestException, requests raises ConnectionError
+        text = str(exc)
+        if "RESOURCE_DOES_NOT_EXIST" in text or "not found" in text.lower() or "No model version" in text:
+            raise ModelUnavailableError(f"no model version with alias '{alias}'") from None
+        raise RegistryUnreachableError(f"model registry unreachable: {text.splitlines()[0][:200]}") from None
+
+
+def _download_forecaster(settings: TrackingSettings, alias: str, mv: Any) -> tuple[Path, Path]:
+    """(download dir to delete afterwards, the forecaster directory inside it)."""
     dst = Path(tempfile.mkdtemp(prefix="chipcast-model-"))
-    local = mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/{settings.registered_model}@{alias}", dst_path=str(dst)
-    )
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{settings.registered_model}/{mv.version}", dst_path=str(dst)
+        )
+    except Exception as exc:
+        shutil.rmtree(dst, ignore_errors=True)
+        raise ModelUnavailableError(
+            f"model version {mv.version} ('{alias}') artifacts could not be read: {str(exc).splitlines()[0][:200]}"
+        ) from None
     found = list(Path(local).rglob("manifest.json"))
     if not found:
-        raise ModelUnavailableError(f"model version {mv.version} has no forecaster artifact")
-    return found[0].parent, mv
+        shutil.rmtree(dst, ignore_errors=True)
+        raise ModelUnavailableError(f"model version {mv.version} ('{alias}') has no forecaster artifact")
+    return dst, found[0].parent
 
 
 def _read_leaderboards(model_dir: Path) -> dict[str, pl.DataFrame]:
@@ -274,26 +297,45 @@ def _cache_champion(model_dir: Path, settings: TrackingSettings, info: dict[str,
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _from_cache(settings: TrackingSettings, why: str) -> LoadedModel:
+    cache = settings.champion_cache
+    if not (cache / "manifest.json").exists():
+        raise RegistryUnreachableError(f"{why}; and no local copy of a champion exists") from None
+    info = json.loads((cache / "registry.json").read_text())
+    return LoadedModel(Forecaster.load(cache), info["version"], info["run_id"], info["alias"],
+                       _read_leaderboards(cache), now_iso(), "local-cache")
+
+
 def load_model(alias: str = "champion", settings: TrackingSettings | None = None) -> LoadedModel:
-    """The forecaster behind ``alias``; falls back to the local cache if the registry is unreachable."""
+    """The forecaster behind ``alias``.
+
+    If the registry cannot be reached, the last champion loaded on this machine is served from the local
+    cache (``source = "local-cache"``). A version whose artifacts are missing or unreadable is rejected
+    with :class:`ModelUnavailableError` so the caller keeps whatever it serves now.
+    """
     settings = settings or get_tracking_settings()
     try:
         client = _client(settings)
-        model_dir, mv = _download_forecaster(client, settings, alias)
-        forecaster = Forecaster.load(model_dir)
+        mv = _resolve_alias(client, settings, alias)
+    except RegistryUnreachableError as exc:
+        if alias != "champion":
+            raise
+        return _from_cache(settings, str(exc))
+    dst, model_dir = _download_forecaster(settings, alias, mv)
+    try:
+        try:
+            forecaster = Forecaster.load(model_dir)
+            leaderboards = _read_leaderboards(model_dir)
+        except Exception as exc:
+            raise ModelUnavailableError(
+                f"model version {mv.version} ('{alias}') is corrupt: {type(exc).__name__}: {str(exc)[:200]}"
+            ) from None
         info = {"version": str(mv.version), "run_id": str(mv.run_id), "alias": alias}
-        _cache_champion(model_dir, settings, info)
-        return LoadedModel(forecaster, info["version"], info["run_id"], alias, _read_leaderboards(model_dir),
-                           now_iso(), "registry")
-    except ModelUnavailableError:
-        raise
-    except Exception as exc:
-        cache = settings.champion_cache
-        if (cache / "manifest.json").exists():
-            info = json.loads((cache / "registry.json").read_text())
-            return LoadedModel(Forecaster.load(cache), info["version"], info["run_id"], info["alias"],
-                               _read_leaderboards(cache), now_iso(), "local-cache")
-        raise ModelUnavailableError(f"model registry unreachable and no local copy: {exc}".splitlines()[0]) from None
+        if alias == "champion":
+            _cache_champion(model_dir, settings, info)
+    finally:
+        shutil.rmtree(dst, ignore_errors=True)
+    return LoadedModel(forecaster, info["version"], info["run_id"], alias, leaderboards, now_iso(), "registry")
 
 
 def load_pyfunc(alias: str = "champion", settings: TrackingSettings | None = None) -> Any:
@@ -404,6 +446,12 @@ def promote(force: bool = False, settings: TrackingSettings | None = None) -> Pr
     return PromotionResult(promoted, challenger.version, champion.version if champion else None, a, b, reason)
 
 
+def set_alias(alias: str, version: str, settings: TrackingSettings | None = None) -> None:
+    """Point an alias at a version directly (operators' escape hatch; `promote` is the normal path)."""
+    settings = settings or get_tracking_settings()
+    _client(settings).set_registered_model_alias(settings.registered_model, alias, version)
+
+
 def retrain_and_register(settings: TrackingSettings | None = None) -> RegisteredRun:
     """Train on the current data, register a challenger and promote it if the rule allows (service job)."""
     settings = settings or get_tracking_settings()
@@ -420,6 +468,7 @@ def as_of_date(value: str | None) -> date | None:
 __all__ = [
     "ModelUnavailableError",
     "PromotionResult",
+    "RegistryUnreachableError",
     "TrackingSettings",
     "atomic_write_parquet",
     "get_tracking_settings",
