@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     )
     catalog_max_age: int = Field(default=300, ge=0, description="Cache-Control max-age (s) for the catalog and history")
     max_levels: int = Field(default=4, ge=1, le=10, description="most interval levels one forecast request may ask")
+    scenario_cache_entries: int = Field(
+        default=128, ge=1, le=10_000, description="scenario results kept per process (LRU, cleared on reload)"
+    )
 
     @field_validator("api_keys_read", "api_keys_admin", "cors_origins", mode="before")
     @classmethod

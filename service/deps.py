@@ -20,8 +20,12 @@ from service.config import Settings, get_settings
 from service.errors import ApiError
 from service.jobs import JobRegistry
 from service.metrics import ServiceMetrics
+from service.schemas import ScenarioResponse
 from service.security import Principal, RateLimiter, identify, require_admin, require_read
-from service.state import ChartCache, ModelHolder, Serving
+from service.state import ChartCache, ModelHolder, ResultCache, Serving
+
+#: (model version, run id, canonical scenario) -> its response
+ScenarioCache = ResultCache[tuple[str, str, str], ScenarioResponse]
 
 
 @dataclass
@@ -33,6 +37,7 @@ class Runtime:
     metrics: ServiceMetrics
     models_lister: Callable[[], list[dict[str, Any]]]
     retrainer: Callable[[], object]
+    scenarios: ScenarioCache
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 from datetime import date
 
 import polars as pl
 
 from forecasting.backtest import LEVELS
-from forecasting.forecaster import MAX_HORIZON, SeriesModel, forecast_series
+from forecasting.forecaster import MAX_HORIZON, SeriesModel
+from forecasting.hbm import HBM_ID
 from forecasting.plots import fan_chart_png
 from forecasting.serving import LoadedModel
 from pipelines.catalog import CATALOG, get_spec
@@ -34,14 +35,13 @@ from service.schemas import (
     Interval,
     JobResponse,
     LeaderboardRowResponse,
+    ModelledSeriesResponse,
     ModelsResponse,
     ModelVersionResponse,
     ObservationResponse,
     OutlookResponse,
     OutlookYearResponse,
     ReloadResponse,
-    ScenarioResponse,
-    ScenarioResultResponse,
     SeriesListResponse,
     SeriesResponse,
     ServingModel,
@@ -49,9 +49,6 @@ from service.schemas import (
 from service.state import Serving
 
 LEVEL_RANGE = (50, 99)
-#: models whose forecasts move with their driver inputs (the rest ignore drivers entirely)
-DRIVER_MODELS = frozenset({"RidgeX", "AutoARIMAX"})
-CAPEX_PREFIX = "capex_"
 HISTORY_PERIODS_IN_CHART = 60
 
 
@@ -74,7 +71,11 @@ def _int(x: object) -> int | None:
 
 
 def forecast_ids(loaded: LoadedModel) -> list[str]:
-    return sorted(loaded.forecaster.models)
+    """Ids this model forecasts, including the modelled ``hbm_revenue`` when it carries an HBM calibration."""
+    ids = set(loaded.forecaster.models)
+    if loaded.forecaster.hbm is not None:
+        ids.add(HBM_ID)
+    return sorted(ids)
 
 
 def require_forecast_series(loaded: LoadedModel, series_id: str) -> SeriesModel:
@@ -93,6 +94,11 @@ def require_forecast_series(loaded: LoadedModel, series_id: str) -> SeriesModel:
 
 
 def require_catalog_series(series_id: str) -> None:
+    if series_id == HBM_ID:
+        raise ApiError(404, "no_published_history",
+                       f"{HBM_ID} is modelled, never published: it has no history; read its forecast at "
+                       f"/v1/forecasts/{HBM_ID}/outlook and its assumptions at /v1/models/hbm/assumptions",
+                       {"valid_ids": sorted(CATALOG)})
     if series_id not in CATALOG:
         valid = sorted(CATALOG)
         raise ApiError(404, "unknown_series", f"unknown series '{series_id[:100]}'; valid ids: {', '.join(valid)}",
@@ -116,9 +122,12 @@ def serving_model(loaded: LoadedModel) -> ServingModel:
 # ------------------------------------------------------------------------------------------ catalog
 
 
-def series_list(panel: pl.DataFrame, loaded: LoadedModel | None, today: date,
-                forecast: bool | None = None) -> SeriesListResponse:
-    """Every catalog series with its latest figure and staleness; ``forecast`` filters on being forecast."""
+def series_list(panel: pl.DataFrame, loaded: LoadedModel | None, today: date, forecast: bool | None = None,
+                modelled: Sequence[ModelledSeriesResponse] = ()) -> SeriesListResponse:
+    """Every catalog series with its latest figure and staleness; ``forecast`` filters on being forecast.
+
+    ``modelled`` series (derived by the model, never published) are listed apart and are always forecast.
+    """
     forecast_set = set(loaded.forecaster.models) if loaded else set()
     rows = []
     for spec in CATALOG.values():
@@ -146,7 +155,8 @@ def series_list(panel: pl.DataFrame, loaded: LoadedModel | None, today: date,
                 forecast=is_fc,
             )
         )
-    return SeriesListResponse(count=len(rows), model_version=loaded.version if loaded else None, series=rows)
+    return SeriesListResponse(count=len(rows), model_version=loaded.version if loaded else None, series=rows,
+                              modelled=list(modelled) if forecast is not False else [])
 
 
 def history_frame(panel: pl.DataFrame, series_id: str, start: date | None, end: date | None) -> pl.DataFrame:
@@ -306,6 +316,10 @@ def fan_chart(loaded: LoadedModel, panel: pl.DataFrame | None, series_id: str) -
 
 
 def backtest_response(loaded: LoadedModel, series_id: str) -> BacktestResponse:
+    if series_id == HBM_ID:
+        raise ApiError(404, "no_backtest",
+                       f"{HBM_ID} is a structural model calibrated on dated estimates, not a backtested forecast "
+                       "(there is no HBM revenue history to backtest on); see /v1/models/hbm/assumptions")
     sm = require_forecast_series(loaded, series_id)
     board = loaded.leaderboards.get(series_id)
     if board is None:
@@ -346,76 +360,6 @@ def models_response(loaded: LoadedModel | None, registered: list[dict[str, objec
         serving=serving_model(loaded) if loaded else None,
         models=[ModelVersionResponse.model_validate(m) for m in registered],
     )
-
-
-# ------------------------------------------------------------------------------------------ scenarios
-
-
-@dataclass(frozen=True)
-class ScenarioOutcome:
-    frame: pl.DataFrame
-    driver_sensitive: bool
-    note: str
-
-
-def _uses_drivers(sm: SeriesModel) -> bool:
-    names = sm.members if sm.champion == "Ensemble" else [sm.champion]
-    return any(n in DRIVER_MODELS for n in names)
-
-
-def scenario_forecast(loaded: LoadedModel, target: str, capex_growth_pct: float) -> ScenarioOutcome:
-    """PROVISIONAL capex scenario; the HBM scenario issue will replace it with driver-path conditioning.
-
-    Drivers enter the models lagged by at least the forecast horizon, so no genuinely *future* capex
-    can move a forecast. Until driver paths exist, the scenario scales the capex driver inputs that the
-    horizon uses by ``1 + capex_growth_pct / 100`` and refits the champion on them: a sensitivity to the
-    capex level, labelled as such. Targets without a capex driver get a 422; a champion that ignores its
-    drivers returns the baseline unchanged (``driver_sensitive=False``) without fitting anything.
-    """
-    sm = require_forecast_series(loaded, target)
-    capex = [d for d in sm.drivers if d.startswith(CAPEX_PREFIX)]
-    X = sm.training.X
-    if not capex or X is None:
-        raise ApiError(422, "no_conditional_model", f"no driver-conditional model for {target}",
-                       {"drivers": list(sm.drivers), "needs": "a capex_* driver"})
-    h = loaded.forecaster.default_horizon(target)
-    if not _uses_drivers(sm):
-        return ScenarioOutcome(
-            loaded.forecaster.forecast(target, h, LEVELS),
-            False,
-            f"champion {sm.champion} does not use its drivers; the conditional forecast equals the baseline",
-        )
-    factor = 1.0 + capex_growth_pct / 100.0
-    last = sm.training.df["ds"].max()
-    shocked_X = X.with_columns(
-        pl.when(pl.col("ds") > last).then(pl.col(c) * factor).otherwise(pl.col(c)).alias(c) for c in capex
-    )
-    shocked = replace(sm, training=replace(sm.training, X=shocked_X))
-    return ScenarioOutcome(
-        forecast_series(shocked, h, LEVELS),
-        True,
-        f"capex driver inputs over the horizon ({', '.join(capex)}) scaled by {factor:.3g}; provisional",
-    )
-
-
-def scenario_response(loaded: LoadedModel, targets: Sequence[str], capex_growth_pct: float) -> ScenarioResponse:
-    results = []
-    for target in dict.fromkeys(targets):  # de-duplicate, keep order
-        sm = require_forecast_series(loaded, target)
-        outcome = scenario_forecast(loaded, target, capex_growth_pct)
-        baseline = loaded.forecaster.forecast(target, loaded.forecaster.default_horizon(target), LEVELS)
-        results.append(
-            ScenarioResultResponse(
-                series_id=target,
-                model_name=sm.champion,
-                drivers=list(sm.drivers),
-                driver_sensitive=outcome.driver_sensitive,
-                note=outcome.note,
-                baseline=forecast_points(baseline, sm.champion, LEVELS),
-                conditional=forecast_points(outcome.frame, sm.champion, LEVELS),
-            )
-        )
-    return ScenarioResponse(capex_growth_pct=capex_growth_pct, model=serving_model(loaded), results=results)
 
 
 # ------------------------------------------------------------------------------------------ admin

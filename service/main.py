@@ -23,7 +23,7 @@ from pipelines.config import get_data_settings
 from pipelines.panel import load_panel
 from pipelines.store import LocalStore
 from service.config import Settings, get_settings
-from service.deps import Runtime
+from service.deps import Runtime, ScenarioCache
 from service.errors import install_error_handlers
 from service.http_cache import ConditionalGetMiddleware
 from service.jobs import JobRegistry
@@ -39,6 +39,9 @@ prediction intervals.
 
 * **Investors**: `GET /v1/forecasts/{id}/outlook` for calendar-year totals and growth, `.png` for a chart.
 * **Data scientists**: `GET /v1/series/{id}/history?format=csv`, `GET /v1/backtests/{id}`, `GET /v1/models`.
+* **Memory and HBM**: `GET /v1/forecasts/hbm_revenue/outlook` (a structural model: capex x accelerator share x
+  HBM content, with its assumptions), `GET /v1/models/hbm/assumptions`, and `POST /v1/scenarios` for memory
+  and HBM under a named (bear/base/bull) or user-defined hyperscaler-capex path.
 * **Dashboards**: every GET has a strong `ETag`; send `If-None-Match` and get `304` while nothing changed.
   Default-horizon forecasts and outlooks are precomputed, so polling never fits a model.
 
@@ -80,9 +83,11 @@ def create_app(
     settings = settings or get_settings()
     metrics = ServiceMetrics()
     charts = ChartCache()
+    scenarios = ScenarioCache(max_entries=settings.scenario_cache_entries)
 
     def on_swap(serving: Serving) -> None:
         charts.clear()
+        scenarios.clear()
         metrics.set_serving(serving)
 
     runtime = Runtime(
@@ -93,6 +98,7 @@ def create_app(
         metrics=metrics,
         models_lister=models_lister or _default_models_lister,
         retrainer=retrainer or _default_retrainer,
+        scenarios=scenarios,
     )
 
     @asynccontextmanager

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Generic, TypeVar
 
 import polars as pl
 
@@ -21,6 +23,8 @@ log = logging.getLogger("chipcast.service")
 
 ModelLoader = Callable[[], LoadedModel]
 PanelLoader = Callable[[], pl.DataFrame]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,46 @@ class ChartCache:
                 self._items.clear()
             self._items[key] = png
         return png
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+class ResultCache(Generic[K, V]):
+    """The ``max_entries`` most recently used results by key (scenario runs per model version and request).
+
+    Computing happens outside the lock, so a slow computation never blocks hits; two concurrent misses on
+    the same key both compute and the second result wins, which is harmless for deterministic results.
+    """
+
+    def __init__(self, max_entries: int = 128) -> None:
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def get_or_compute(self, key: K, compute: Callable[[], V]) -> V:
+        hit = self.get(key)
+        if hit is not None:
+            return hit
+        value = compute()
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+        return value
 
     def clear(self) -> None:
         with self._lock:

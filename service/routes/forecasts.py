@@ -1,15 +1,16 @@
-"""Forecasts, calendar-year outlooks and fan charts from the serving champion."""
+"""Forecasts, calendar-year outlooks and fan charts from the serving champion (and the modelled HBM revenue)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
-from service import logic
+from forecasting.hbm import HBM_ID
+from service import hbm, logic
 from service.deps import ModelDep, ReadAccess, RuntimeDep, ServingDep, SettingsDep
 from service.routes.responses import READ_ERRORS, errors
-from service.schemas import ForecastResponse, OutlookResponse
+from service.schemas import ForecastResponse, HbmForecastResponse, HbmOutlookResponse, OutlookResponse
 
 router = APIRouter(prefix="/forecasts", tags=["forecasts"], dependencies=[ReadAccess])
 
@@ -17,12 +18,39 @@ SeriesId = Annotated[str, Path(description="forecast series id (see GET /v1/seri
                                examples=["wsts_worldwide_sales"])]
 
 
+PNG_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}, "description": "fan chart PNG"}}
+HBM_NOTE = ("HBM revenue has no published history: it is a structural model, hyperscaler capex x accelerator "
+            "share x HBM content, with parameters calibrated on published data and dated market-size estimates "
+            "(see `GET /v1/models/hbm/assumptions`). Calendar years through 2028, levels 80 and 95 (no `horizon` "
+            "or `level` parameters). Served from the baseline stored at train time: a read never simulates. "
+            "404 if the serving champion was trained without `capex_hyperscalers_total`.")
+
+
+# the modelled HBM routes are declared before the "/{series_id}" ones, which would otherwise take them
+@router.get(f"/{HBM_ID}.png", response_class=Response, responses={**PNG_RESPONSE, **errors(*READ_ERRORS, 404, 503)},
+            summary="HBM revenue per year: median with 80/95% interval bars (PNG)", description=HBM_NOTE)
+def hbm_chart(model: ModelDep, runtime: RuntimeDep) -> Response:
+    png = runtime.charts.get_or_render((model.version, model.run_id, HBM_ID), lambda: hbm.chart(model))
+    return Response(png, media_type="image/png")
+
+
+@router.get(f"/{HBM_ID}/outlook", response_model=HbmOutlookResponse, responses=errors(*READ_ERRORS, 404, 503),
+            summary="HBM revenue per calendar year with growth, assumptions and sources", description=HBM_NOTE)
+def hbm_outlook(model: ModelDep) -> HbmOutlookResponse:
+    return hbm.outlook_response(model)
+
+
+@router.get(f"/{HBM_ID}", response_model=HbmForecastResponse, responses=errors(*READ_ERRORS, 404, 503),
+            summary="HBM revenue forecast per year (US$ bn) with 80/95% intervals", description=HBM_NOTE)
+def hbm_forecast(model: ModelDep) -> HbmForecastResponse:
+    return hbm.forecast_response(model)
+
+
 # declared before "/{series_id}" so ".png" is not taken as part of an id
 @router.get(
     "/{series_id}.png",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}, "description": "fan chart PNG"},
-               **errors(*READ_ERRORS, 404, 503)},
+    responses={**PNG_RESPONSE, **errors(*READ_ERRORS, 404, 503)},
     summary="Fan chart: history, forecast and 80/95% bands (PNG)",
 )
 def fan_chart(series_id: SeriesId, serving: ServingDep, model: ModelDep, runtime: RuntimeDep) -> Response:

@@ -1,4 +1,4 @@
-"""Registered model versions (from the tracking registry) and the one this process serves."""
+"""Registered model versions (from the tracking registry), the one this process serves, and its HBM assumptions."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import logging
 
 from fastapi import APIRouter
 
-from service import logic
-from service.deps import ReadAccess, RuntimeDep, ServingDep
+from service import hbm, logic
+from service.deps import ModelDep, ReadAccess, RuntimeDep, ServingDep
 from service.errors import ApiError
 from service.routes.responses import READ_ERRORS, errors
-from service.schemas import ModelsResponse
+from service.schemas import HbmAssumptionsResponse, ModelsResponse
 
 log = logging.getLogger("chipcast.service")
 
@@ -26,3 +26,15 @@ def list_models(runtime: RuntimeDep, serving: ServingDep) -> ModelsResponse:
         log.warning("listing registered models failed: %s", type(exc).__name__)
         raise ApiError(503, "registry_unavailable", "the model registry could not be listed") from None
     return logic.models_response(serving.model, registered)
+
+
+@router.get(
+    "/hbm/assumptions",
+    response_model=HbmAssumptionsResponse,
+    responses=errors(*READ_ERRORS, 404, 503),
+    summary="HBM model assumptions: formula, parameter ranges, sources, calibration points, elasticities, limits",
+    description="What the HBM revenue model and the capex scenarios assume, as calibrated when the serving "
+                "champion was trained. 404 if the champion was trained without `capex_hyperscalers_total`.",
+)
+def hbm_assumptions(model: ModelDep) -> HbmAssumptionsResponse:
+    return hbm.assumptions_response(model)

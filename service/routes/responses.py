@@ -7,13 +7,14 @@ from typing import Any
 from service.schemas import ErrorResponse
 
 _DESCRIPTIONS = {
+    400: "The body could not be read at all (e.g. not UTF-8); malformed JSON answers 422",
     401: "Missing or invalid API key",
     403: "Key lacks the scope, or the admin API is disabled",
     404: "Unknown series or job; the message lists valid ids",
     409: "A job is already running",
     422: "Invalid parameters or body; the message states the allowed range",
     429: "Rate limit exceeded; see Retry-After",
-    503: "No champion model loaded (or reload failed)",
+    503: "No champion model loaded (or reload failed, or a result that must be precomputed is missing)",
 }
 
 

@@ -1,4 +1,4 @@
-"""Scenario forecasts (provisional: the HBM scenario issue replaces the conditioning logic)."""
+"""Capex scenarios for memory revenue and HBM: named (bear/base/bull) or a user-defined capex path."""
 
 from __future__ import annotations
 
@@ -6,37 +6,69 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from service import logic
-from service.deps import ModelDep, ReadAccess
+from service import hbm
+from service.deps import ModelDep, ReadAccess, RuntimeDep
 from service.routes.responses import READ_ERRORS, errors
 from service.schemas import ScenarioRequest, ScenarioResponse
 
 router = APIRouter(prefix="/scenarios", tags=["scenarios"], dependencies=[ReadAccess])
 
+DESCRIPTION = """\
+Memory revenue and HBM revenue under a hyperscaler-capex scenario, each **beside its baseline**, with the
+assumptions used echoed in the response.
+
+Send exactly one of:
+
+* `scenario`: `bear` (capex -15/-30/-40% against the capex forecast in 2026/27/28), `base` (the forecast itself)
+  or `bull` (+15/+30/+40%);
+* `capex`: your own path, `{"mode": ..., "values": {"2026": 50, ...}}` with mode
+  `relative_to_baseline_pct` (% vs the capex forecast), `yoy_growth_pct` (% over the prior year) or
+  `absolute_usd_m` (US$ m per calendar year). Percentages must be within -90..500, absolute values > 0, and
+  years must be forecast years (the 422 names them). Years you leave out keep the baseline. `name` labels it.
+
+`targets` (default: all) are the memory series of the serving model (`micron_revenue`, `skhynix_revenue`,
+`wsts_memory_sales_annual`) and `hbm_revenue`; anything else answers 422 listing the allowed targets.
+`hbm_content` fixes HBM revenue per US$ of NVIDIA data-center revenue instead of sampling its calibrated range.
+
+How targets respond: HBM = capex x accelerator_share x hbm_content (Monte Carlo over capex paths and both
+parameters); memory = the champion's baseline x (scenario capex / baseline capex) ^ elasticity, the elasticity
+estimated on YoY growth and kept >= 0. So more capex never lowers a target.
+
+Results are computed on demand (about a second) and cached per model version and scenario, so repeating a
+request is instant. Responses are never HTTP-cached (`Cache-Control: no-store`).
+"""
+
 
 @router.post(
     "",
     response_model=ScenarioResponse,
-    responses=errors(*READ_ERRORS, 404, 422, 503),
-    summary="Baseline vs capex-conditional forecasts (provisional)",
-    description=(
-        "**Provisional.** For each target whose model has a hyperscaler-capex driver, returns the baseline "
-        "forecast and one with the capex driver inputs scaled by `1 + capex_growth_pct/100` (a sensitivity "
-        "to the capex level: drivers are lagged by at least the horizon, so no future capex enters). "
-        "Targets without a capex driver answer 422 `no driver-conditional model for <target>`. "
-        "The request and response shapes will grow driver paths when the HBM scenario work lands."
-    ),
+    responses=errors(400, *READ_ERRORS, 422, 503),
+    summary="Memory and HBM forecasts under a capex scenario, beside the baseline",
+    description=DESCRIPTION,
 )
 def scenarios(
     body: Annotated[
         ScenarioRequest,
         Body(openapi_examples={
-            "capex_up": {"summary": "capex +25%",
-                         "value": {"targets": ["nvidia_datacenter_revenue"], "capex_growth_pct": 25.0}},
-            "capex_down": {"summary": "capex -30%",
-                           "value": {"targets": ["micron_revenue", "skhynix_revenue"], "capex_growth_pct": -30}},
+            "named": {"summary": "named scenario (bull) for HBM and Micron",
+                      "value": {"scenario": "bull", "targets": ["hbm_revenue", "micron_revenue"]}},
+            "bear_all": {"summary": "bear scenario, every target", "value": {"scenario": "bear"}},
+            "relative": {"summary": "capex +50% vs the forecast, fixed HBM content",
+                         "value": {"name": "capex +50%",
+                                   "capex": {"mode": "relative_to_baseline_pct",
+                                             "values": {"2026": 50, "2027": 50, "2028": 50}},
+                                   "targets": ["hbm_revenue", "skhynix_revenue"], "hbm_content": 0.16}},
+            "yoy": {"summary": "capex growth +40% in 2026, then the baseline's growth",
+                    "value": {"capex": {"mode": "yoy_growth_pct", "values": {"2026": 40}}}},
+            "absolute": {"summary": "absolute capex, US$ m per year",
+                         "value": {"capex": {"mode": "absolute_usd_m",
+                                             "values": {"2026": 550000, "2027": 600000}},
+                                   "targets": ["hbm_revenue"]}},
         }),
     ],
     model: ModelDep,
+    runtime: RuntimeDep,
 ) -> ScenarioResponse:
-    return logic.scenario_response(model, body.targets, body.capex_growth_pct)
+    # a sync route: FastAPI runs it in the threadpool, so the Monte Carlo never blocks the event loop
+    spec = hbm.scenario_spec(model, body)
+    return runtime.scenarios.get_or_compute(hbm.scenario_key(model, spec), lambda: hbm.scenario_response(model, spec))

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
-from service import logic
+from service import hbm, logic
 from service.deps import PanelDep, ReadAccess, ServingDep
 from service.routes.responses import READ_ERRORS, errors
 from service.schemas import HistoryResponse, SeriesListResponse
@@ -18,14 +18,15 @@ SeriesId = Annotated[str, Path(description="catalog series id", examples=["wsts_
 
 
 @router.get("", response_model=SeriesListResponse, responses=errors(*READ_ERRORS, 503),
-            summary="List every catalog series with its latest figure and staleness")
+            summary="List every catalog series with its latest figure and staleness, and modelled series")
 def list_series(
     serving: ServingDep,
     panel: PanelDep,
     forecast: Annotated[bool | None, Query(description="only series that are (true) or are not (false) forecast")]
     = None,
 ) -> SeriesListResponse:
-    return logic.series_list(panel, serving.model, datetime.now(UTC).date(), forecast)
+    return logic.series_list(panel, serving.model, datetime.now(UTC).date(), forecast,
+                             modelled=hbm.modelled_series(serving.model))
 
 
 @router.get(

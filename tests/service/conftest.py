@@ -1,8 +1,10 @@
-"""Service fixtures: one real (small) trained champion per session and apps built around it.
+"""Service fixtures: real trained champions (one per session each) and apps built around them.
 
-The champion is trained on the real embedded data for three series (an annual one, a quarterly one and
-one with a capex driver), which takes a few seconds once per session. Every app gets the registry
-callables injected, so no test touches MLflow.
+The small champion is trained on the real embedded data for three series (an annual one, a quarterly one
+and one with a capex driver), which takes a few seconds once per session. The HBM champion adds hyperscaler
+capex and the memory series, so it carries the HBM calibration and can run capex scenarios; it takes
+longer, so only the tests that need it ask for it. Every app gets the registry callables injected, so no
+test touches MLflow.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from forecasting.hbm import attach_baseline_outlook
 from forecasting.serving import LoadedModel
 from forecasting.train import TrainResult, train
 from service.config import Settings
@@ -23,6 +26,7 @@ from service.main import create_app
 from tests.conftest import REAL_DATA_DIR
 
 SERIES = ["wsts_memory_sales_annual", "capex_meta", "nvidia_datacenter_revenue"]
+HBM_SERIES = ["capex_hyperscalers_total", "micron_revenue", "skhynix_revenue", "wsts_memory_sales_annual"]
 READ_KEY = "read-key-0123456789abcdef"
 ADMIN_KEY = "admin-key-0123456789abcdef"
 
@@ -55,6 +59,21 @@ def make_loaded(result: TrainResult, version: str = "1", source: str = "registry
 @pytest.fixture(scope="session")
 def loaded(trained: TrainResult) -> LoadedModel:
     return make_loaded(trained)
+
+
+@pytest.fixture(scope="session")
+def hbm_trained() -> TrainResult:
+    """A champion with capex and memory targets: it has the HBM calibration and its precomputed baseline."""
+    result = train(HBM_SERIES, data_dir=REAL_DATA_DIR)
+    result.forecaster.precompute()
+    attach_baseline_outlook(result.forecaster)
+    assert result.forecaster.hbm is not None and "baseline_outlook" in result.forecaster.hbm
+    return result
+
+
+@pytest.fixture(scope="session")
+def hbm_loaded(hbm_trained: TrainResult) -> LoadedModel:
+    return make_loaded(hbm_trained, version="7")
 
 
 def settings_for(**overrides: Any) -> Settings:
@@ -98,6 +117,12 @@ def make_app(loaded: LoadedModel, real_panel: pl.DataFrame) -> AppFactory:
 @pytest.fixture
 def client(make_app: AppFactory) -> Iterator[TestClient]:
     with TestClient(make_app()) as c:
+        yield c
+
+
+@pytest.fixture
+def hbm_client(make_app: AppFactory, hbm_loaded: LoadedModel) -> Iterator[TestClient]:
+    with TestClient(make_app(model_loader=lambda: hbm_loaded)) as c:
         yield c
 
 

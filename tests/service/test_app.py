@@ -23,6 +23,10 @@ V1_ROUTES = {
     ("get", "/v1/forecasts/{series_id}.png"),
     ("get", "/v1/backtests/{series_id}"),
     ("get", "/v1/models"),
+    ("get", "/v1/models/hbm/assumptions"),
+    ("get", "/v1/forecasts/hbm_revenue"),
+    ("get", "/v1/forecasts/hbm_revenue/outlook"),
+    ("get", "/v1/forecasts/hbm_revenue.png"),
     ("post", "/v1/scenarios"),
     ("post", "/v1/admin/reload"),
     ("post", "/v1/admin/retrain"),
@@ -37,15 +41,23 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
     assert schema["components"]["securitySchemes"]["ApiKey"]["name"] == "X-API-Key"
     components = schema["components"]["schemas"]
     for name in ("ForecastResponse", "OutlookResponse", "BacktestResponse", "SeriesResponse", "ModelsResponse",
-                 "ScenarioRequest", "ScenarioResponse", "JobResponse", "ErrorResponse", "HistoryResponse"):
+                 "ScenarioRequest", "ScenarioResponse", "JobResponse", "ErrorResponse", "HistoryResponse",
+                 "HbmForecastResponse", "HbmOutlookResponse", "HbmAssumptionsResponse"):
         assert components[name].get("examples"), name
     for method, path in V1_ROUTES:
         op = schema["paths"][path][method]
         assert op.get("summary"), path
         assert "429" in op["responses"] and "401" in op["responses"], path
     scen = schema["paths"]["/v1/scenarios"]["post"]
-    assert "Provisional" in scen["description"]
-    assert scen["requestBody"]["content"]["application/json"]["examples"]
+    assert "exactly one of" in scen["description"] and "422" in scen["responses"]
+    examples = scen["requestBody"]["content"]["application/json"]["examples"]
+    assert examples["named"]["value"]["scenario"] == "bull"
+    assert examples["relative"]["value"]["capex"]["mode"] == "relative_to_baseline_pct"
+    # the target results are a documented union told apart by "kind"
+    result = components["ScenarioResponse"]["properties"]["targets"]["additionalProperties"]
+    assert set(result["discriminator"]["mapping"]) == {"memory", "hbm"}
+    for path in ("/v1/forecasts/hbm_revenue", "/v1/forecasts/hbm_revenue/outlook", "/v1/models/hbm/assumptions"):
+        assert "404" in schema["paths"][path]["get"]["responses"], path
 
 
 def test_dashboard_is_self_contained(client: TestClient) -> None:

@@ -58,6 +58,11 @@ def test_unexpected_error_is_500_without_traceback(make_app: AppFactory, trained
         ("post", "/v1/scenarios", {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
          422, "validation_error"),
         ("post", "/v1/scenarios", {"json": {"targets": ["capex_meta"]}}, 422, "validation_error"),
+        ("post", "/v1/scenarios", {"json": {"scenario": "bull"}}, 422, "no_scenario_model"),
+        ("get", "/v1/forecasts/hbm_revenue", {}, 404, "series_not_forecast"),
+        ("get", "/v1/models/hbm/assumptions", {}, 404, "series_not_forecast"),
+        ("get", "/v1/series/hbm_revenue/history", {}, 404, "no_published_history"),
+        ("get", "/v1/backtests/hbm_revenue", {}, 404, "no_backtest"),
         ("get", "/v1/series", {"headers": {"X-API-Key": "wrong-0123456789abcdef"}}, 401, "unauthorized"),
     ],
 )
@@ -70,10 +75,10 @@ def test_every_error_has_the_same_shape(client: TestClient, method: str, path: s
 
 
 def test_validation_errors_name_the_field_without_echoing_input(client: TestClient) -> None:
-    r = client.post("/v1/scenarios", json={"targets": ["capex_meta"], "capex_growth_pct": 900,
+    r = client.post("/v1/scenarios", json={"capex": {"mode": "relative_to_baseline_pct", "values": {"2026": 900}},
                                            "secret": "hunter2-hunter2"})
     assert r.status_code == 422
     err = r.json()["error"]
     locs = [tuple(d["loc"]) for d in err["detail"]]
-    assert ("body", "capex_growth_pct") in locs and ("body", "secret") in locs
+    assert ("body", "capex") in locs and ("body", "secret") in locs
     assert "hunter2" not in r.text

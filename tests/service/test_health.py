@@ -43,7 +43,7 @@ def test_starts_without_a_model(make_app: AppFactory, admin_headers: dict[str, s
             r = c.get(path)
             assert r.status_code == 503, path
             assert r.json()["error"]["message"] == "no champion model loaded"
-        r = c.post("/v1/scenarios", json={"targets": ["capex_meta"], "capex_growth_pct": 5})
+        r = c.post("/v1/scenarios", json={"scenario": "bull"})
         assert r.status_code == 503
         # the catalog still works, with nothing marked as forecast
         series = c.get("/v1/series").json()

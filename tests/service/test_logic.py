@@ -11,7 +11,7 @@ from forecasting.serving import LoadedModel
 from forecasting.train import TrainResult
 from service import logic
 from service.errors import ApiError
-from service.state import ChartCache, ModelHolder
+from service.state import ChartCache, ModelHolder, ResultCache
 from tests.service.conftest import make_loaded
 
 
@@ -82,5 +82,23 @@ def test_chart_cache_renders_once() -> None:
     assert cache.get_or_render(("1", "r", "a"), render) == b"png"
     assert cache.get_or_render(("1", "r", "a"), render) == b"png"
     assert len(renders) == 1
+    cache.clear()
+    assert len(cache) == 0
+
+
+def test_result_cache_is_lru() -> None:
+    cache: ResultCache[str, int] = ResultCache(max_entries=2)
+    calls: list[str] = []
+
+    def compute(key: str) -> int:
+        calls.append(key)
+        return len(calls)
+
+    assert cache.get_or_compute("a", lambda: compute("a")) == 1
+    assert cache.get_or_compute("b", lambda: compute("b")) == 2
+    assert cache.get_or_compute("a", lambda: compute("a")) == 1  # hit, and "a" becomes most recent
+    assert cache.get_or_compute("c", lambda: compute("c")) == 3  # evicts "b", the least recently used
+    assert cache.get("b") is None and cache.get("a") == 1 and len(cache) == 2
+    assert calls == ["a", "b", "c"]
     cache.clear()
     assert len(cache) == 0
