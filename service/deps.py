@@ -26,6 +26,8 @@ from service.state import ChartCache, ModelHolder, ResultCache, Serving
 
 #: (model version, run id, canonical scenario) -> its response
 ScenarioCache = ResultCache[tuple[str, str, str], ScenarioResponse]
+#: serialized JSON of read responses per (model version, run id, route, params): polling re-serves bytes
+ResponseCache = ResultCache[tuple[str, ...], bytes]
 
 
 @dataclass
@@ -38,9 +40,12 @@ class Runtime:
     models_lister: Callable[[], list[dict[str, Any]]]
     retrainer: Callable[[], object]
     scenarios: ScenarioCache
+    responses: ResponseCache
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies are `async def` on purpose: they do no I/O, and a sync dependency costs a threadpool hop per
+# request (several per route), which dominated the latency of cached forecast reads.
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -60,7 +65,7 @@ def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     settings: SettingsDep,
     runtime: RuntimeDep,
@@ -72,17 +77,17 @@ def get_principal(
     return principal
 
 
-def read_access(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+async def read_access(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     require_read(principal)
     return principal
 
 
-def admin_access(principal: Annotated[Principal, Depends(get_principal)], settings: SettingsDep) -> Principal:
+async def admin_access(principal: Annotated[Principal, Depends(get_principal)], settings: SettingsDep) -> Principal:
     require_admin(principal, settings)
     return principal
 
 
-def get_serving(runtime: RuntimeDep) -> Serving:
+async def get_serving(runtime: RuntimeDep) -> Serving:
     """One snapshot per request: a concurrent reload cannot change the model halfway through a response."""
     return runtime.holder.current
 
@@ -90,13 +95,13 @@ def get_serving(runtime: RuntimeDep) -> Serving:
 ServingDep = Annotated[Serving, Depends(get_serving)]
 
 
-def get_model(serving: ServingDep) -> LoadedModel:
+async def get_model(serving: ServingDep) -> LoadedModel:
     if serving.model is None:
         raise ApiError(503, "no_model", "no champion model loaded", {"load_error": serving.load_error})
     return serving.model
 
 
-def get_panel(serving: ServingDep) -> pl.DataFrame:
+async def get_panel(serving: ServingDep) -> pl.DataFrame:
     if serving.panel is None:
         raise ApiError(503, "no_data", "the data panel could not be loaded; see the server log")
     return serving.panel

@@ -23,7 +23,7 @@ from pipelines.config import get_data_settings
 from pipelines.panel import load_panel
 from pipelines.store import LocalStore
 from service.config import Settings, get_settings
-from service.deps import Runtime, ScenarioCache
+from service.deps import ResponseCache, Runtime, ScenarioCache
 from service.errors import install_error_handlers
 from service.http_cache import ConditionalGetMiddleware
 from service.jobs import JobRegistry
@@ -84,10 +84,12 @@ def create_app(
     metrics = ServiceMetrics()
     charts = ChartCache()
     scenarios = ScenarioCache(max_entries=settings.scenario_cache_entries)
+    responses = ResponseCache(max_entries=512)
 
     def on_swap(serving: Serving) -> None:
         charts.clear()
         scenarios.clear()
+        responses.clear()
         metrics.set_serving(serving)
 
     runtime = Runtime(
@@ -99,6 +101,7 @@ def create_app(
         models_lister=models_lister or _default_models_lister,
         retrainer=retrainer or _default_retrainer,
         scenarios=scenarios,
+        responses=responses,
     )
 
     @asynccontextmanager
@@ -113,7 +116,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    app.dependency_overrides[get_settings] = lambda: settings
+
+    async def current_settings() -> Settings:
+        return settings
+
+    app.dependency_overrides[get_settings] = current_settings
     install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(health.router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from forecasting.hbm import HBM_ID
 from service import hbm, logic
@@ -60,18 +61,32 @@ def fan_chart(series_id: SeriesId, serving: ServingDep, model: ModelDep, runtime
     return Response(png, media_type="image/png")
 
 
+async def _cached(runtime: Any, key: tuple[str, ...], compute: Any) -> Response:
+    """Serve the serialized response of an identical earlier read; compute (off the event loop) on a miss.
+
+    The response models stay declared on the routes for the schema; tests check the bytes validate.
+    """
+    hit = runtime.responses.get(key)
+    if hit is None:
+        hit = await run_in_threadpool(lambda: runtime.responses.get_or_compute(
+            key, lambda: compute().model_dump_json().encode()))
+    return Response(hit, media_type="application/json")
+
+
 @router.get("/{series_id}/outlook", response_model=OutlookResponse, responses=errors(*READ_ERRORS, 404, 503),
             summary="Calendar-year totals, growth and intervals")
-def outlook(series_id: SeriesId, model: ModelDep) -> OutlookResponse:
-    return logic.outlook_response(model, series_id)
+async def outlook(series_id: SeriesId, model: ModelDep, runtime: RuntimeDep) -> Response:
+    return await _cached(runtime, (model.version, model.run_id, "outlook", series_id),
+                         lambda: logic.outlook_response(model, series_id))
 
 
 @router.get("/{series_id}", response_model=ForecastResponse, responses=errors(*READ_ERRORS, 404, 422, 503),
             summary="Point forecasts with prediction intervals")
-def forecast(
+async def forecast(
     series_id: SeriesId,
     model: ModelDep,
     settings: SettingsDep,
+    runtime: RuntimeDep,
     horizon: Annotated[
         int | None,
         Query(description="periods ahead; default: the series' default horizon (precomputed). At most 36 "
@@ -83,5 +98,8 @@ def forecast(
         Query(description="interval level(s) in %, 50..99, repeatable: level=80&level=95 (default)",
               examples=[[80, 95]]),
     ] = None,
-) -> ForecastResponse:
-    return logic.forecast_response(model, series_id, horizon, level or [80, 95], settings.max_levels)
+) -> Response:
+    levels = level or [80, 95]
+    key = (model.version, model.run_id, "forecast", series_id, str(horizon), ",".join(map(str, levels)))
+    return await _cached(runtime, key,
+                         lambda: logic.forecast_response(model, series_id, horizon, levels, settings.max_levels))
