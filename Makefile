@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install train serve lint bench clean
+.PHONY: run test install train serve lint bench audit soak clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,15 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/train.py
+	$(PY) bench/serve.py
+	$(PY) bench/scale.py
+
+## dependency audit: exits 2 ("NOT AUDITED") where PyPI's vulnerability data cannot be reached
+audit: $(STAMP)
+	$(PY) bench/audit.py
+
+soak: $(STAMP)
+	$(PY) bench/soak.py --duration 600
 
 clean:
 	rm -rf .state .pytest_cache .mypy_cache .ruff_cache

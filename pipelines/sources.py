@@ -113,6 +113,8 @@ def validate_raw(
     problem = (
         pl.when(pl.col("ds").is_null())
         .then(pl.format("date '{}' is not an ISO date (YYYY-MM-DD)", pl.col("date_raw").fill_null("")))
+        .when(~pl.col("ds").dt.year().is_between(1900, 2100))
+        .then(pl.format("date {} is outside the years 1900..2100", pl.col("date_raw")))
         .when(~period_start_ok_expr(spec.frequency))
         .then(pl.format("date {} is not the first day of a {} period", pl.col("date_raw"), pl.lit(spec.frequency)))
         .when(blank & pl.lit(not allow_blank_values))
@@ -133,7 +135,8 @@ def validate_raw(
 def raise_first_problem(df: pl.DataFrame) -> None:
     bad = df.filter(pl.col("problem").is_not_null())
     if bad.height:
-        row = bad.row(0, named=True)
+        # only text columns: a parsed date such as year 0 cannot become a Python date
+        row = bad.select("file", "line", "problem").row(0, named=True)
         more = f" (and {bad.height - 1} more problem rows)" if bad.height > 1 else ""
         raise DataValidationError(row["file"], row["line"], row["problem"] + more)
 
