@@ -25,6 +25,7 @@ from utilsforecast.evaluation import evaluate
 from utilsforecast.losses import bias, coverage, mae, mase, rmse, smape
 
 from forecasting.data import TrainingSeries
+from forecasting.engine import Engine, LocalEngine, stat_cross_validation
 from forecasting.models import BASELINES, TargetConfig, complexity, model_alias, stat_models
 
 LEVELS: tuple[int, ...] = (80, 95)
@@ -93,11 +94,18 @@ def _ml_cv(ts: TrainingSeries, cfg: TargetConfig, with_drivers: bool) -> pl.Data
     return cv
 
 
-def _stat_cv(ts: TrainingSeries, cfg: TargetConfig) -> pl.DataFrame:
+def _stat_cv(ts: TrainingSeries, cfg: TargetConfig, engine: Engine) -> pl.DataFrame:
+    """The statsforecast part of the zoo, on ``engine`` (local or Dask); ridge and ARIMAX stay local."""
     n_first_train = ts.df.height - cfg.max_h - (cfg.n_windows - 1) * cfg.step_size
-    sf = StatsForecast(models=stat_models(cfg.spec, n_first_train), freq=cfg.spec.interval, n_jobs=1)
-    return sf.cross_validation(
-        df=ts.df, h=cfg.max_h, n_windows=cfg.n_windows, step_size=cfg.step_size, level=list(LEVELS)
+    return stat_cross_validation(
+        engine,
+        stat_models(cfg.spec, n_first_train),
+        cfg.spec.interval,
+        ts.df,
+        h=cfg.max_h,
+        n_windows=cfg.n_windows,
+        step_size=cfg.step_size,
+        level=LEVELS,
     )
 
 
@@ -188,28 +196,38 @@ def score(cv: pl.DataFrame, train: pl.DataFrame, models: list[str], season: int,
     return pl.DataFrame(rows)
 
 
+def rank_candidates(board: pl.DataFrame, horizon: int) -> tuple[list[str], float]:
+    """Models in champion order: those beating the best baseline by mean MASE (ties to 3 decimals go to
+    the simpler model), then the baselines themselves; and that baseline MASE."""
+    at = board.filter(pl.col("horizon") == horizon).filter(pl.col("mase").is_not_null() & pl.col("mase").is_finite())
+    base = at.filter(pl.col("model").is_in(list(BASELINES)))
+    baseline_mase = float(base["mase"].min())  # type: ignore[arg-type]
+    ranked = at.with_columns(
+        pl.col("mase").round(3).alias("mase_r"),
+        pl.col("model").replace_strict({m: complexity(m) for m in at["model"].to_list()},
+                                       return_dtype=pl.Int64).alias("cx"),
+    ).sort("mase_r", "cx")
+    beating = ranked.filter(pl.col("mase") < baseline_mase)["model"].to_list()
+    baselines = ranked.filter(pl.col("model").is_in(list(BASELINES)))["model"].to_list()
+    return [*beating, *baselines], baseline_mase
+
+
 def choose_champion(board: pl.DataFrame, horizon: int) -> tuple[str, float]:
     """Best mean MASE at the primary horizon; ties (to 3 decimals) go to the simpler model.
 
     A model must beat the better of Naive and SeasonalNaive; if none does, that baseline is the champion
     and the leaderboard says so.
     """
-    at = board.filter(pl.col("horizon") == horizon).filter(pl.col("mase").is_not_null() & pl.col("mase").is_finite())
-    base = at.filter(pl.col("model").is_in(list(BASELINES)))
-    baseline_mase = float(base["mase"].min())  # type: ignore[arg-type]
-    ranked = at.with_columns(
-        pl.col("mase").round(3).alias("mase_r"),
-        pl.col("model").map_elements(complexity, return_dtype=pl.Int64).alias("cx"),
-    ).sort("mase_r", "cx")
-    beating = ranked.filter(pl.col("mase") < baseline_mase)
-    if beating.height:
-        return str(beating["model"][0]), baseline_mase
-    return str(ranked.filter(pl.col("model").is_in(list(BASELINES)))["model"][0]), baseline_mase
+    order, baseline_mase = rank_candidates(board, horizon)
+    return order[0], baseline_mase
 
 
-def backtest(ts: TrainingSeries, cfg: TargetConfig) -> BacktestResult:
-    """Rolling-origin CV of the whole zoo on one target, its leaderboard and its champion."""
-    frames = [_stat_cv(ts, cfg)]
+def backtest(ts: TrainingSeries, cfg: TargetConfig, engine: Engine | None = None) -> BacktestResult:
+    """Rolling-origin CV of the whole zoo on one target, its leaderboard and its champion.
+
+    ``engine`` runs the statsforecast models (default: this process, see ``forecasting.engine``).
+    """
+    frames = [_stat_cv(ts, cfg, engine or LocalEngine())]
     for extra in (_ml_cv(ts, cfg, with_drivers=False), _ml_cv(ts, cfg, with_drivers=True), _arimax_cv(ts, cfg)):
         if extra is not None:
             frames.append(extra)
@@ -231,6 +249,7 @@ def backtest(ts: TrainingSeries, cfg: TargetConfig) -> BacktestResult:
     board = board.with_columns(
         (pl.col("model") == champion).alias("champion"),
         pl.col("model").is_in(["RidgeX", "AutoARIMAX"]).alias("uses_drivers"),
+        pl.lit(None, dtype=pl.String).alias("note"),
     ).sort("horizon", "mase")
     return BacktestResult(
         series_id=ts.series_id,

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from forecasting.data import NotEnoughDataError
+from forecasting.engine import ENGINES, Engine, EngineError, make_engine
 from forecasting.forecaster import ForecastRequestError
 from forecasting.models import TARGETS
 from forecasting.train import TrainResult, train
@@ -29,7 +30,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def _train_with_progress(series: list[str] | None, when: date | None) -> TrainResult:
+def _train_with_progress(series: list[str] | None, when: date | None, engine: Engine | None = None) -> TrainResult:
     from forecasting.tracking import get_tracking_settings
 
     settings = get_tracking_settings()
@@ -46,35 +47,39 @@ def _train_with_progress(series: list[str] | None, when: date | None) -> TrainRe
             bar.update(task, description=f"backtesting {sid}")
 
         result = train(series, data_dir=settings.data_dir, store=LocalStore(settings.store_dir), when=when,
-                       progress=step)
+                       progress=step, engine=engine)
         bar.update(task, completed=n, description="backtests done")
     return result
 
 
 def _leaderboard_table(sid: str, board: pl.DataFrame, horizon: int | None = None) -> Table:
     t = Table(title=f"{sid} — rolling-origin backtest ({board['windows'][0]} windows)")
-    for c in ("model", "h", "MASE", "sMAPE", "RMSE", "cov80", "cov95", "drivers", "champion"):
+    for c in ("model", "h", "MASE", "sMAPE", "RMSE", "cov80", "cov95", "drivers", "champion", "note"):
         t.add_column(c)
     rows = board if horizon is None else board.filter(pl.col("horizon") == horizon)
     for r in rows.sort("horizon", "mase").iter_rows(named=True):
         t.add_row(r["model"], str(r["horizon"]), f"{r['mase']:.3f}", f"{100 * r['smape']:.1f}%",
                   f"{r['rmse']:,.2f}", f"{r['coverage_80']:.2f}", f"{r['coverage_95']:.2f}",
-                  "yes" if r["uses_drivers"] else "", "*" if r["champion"] else "")
+                  "yes" if r["uses_drivers"] else "", "*" if r["champion"] else "", r.get("note") or "")
     return t
 
 
 def train_cmd(
     series: Annotated[list[str] | None, typer.Option("--series", help="targets to train (default: all)")] = None,
-    engine: Annotated[str, typer.Option(help="local (default)")] = "local",
+    engine: Annotated[str, typer.Option(help=f"where the statsforecast backtests run: {', '.join(ENGINES)}")] = (
+        "local"),
+    dask_address: Annotated[str | None, typer.Option(
+        "--dask-address", envvar="CHIPCAST_DASK_ADDRESS",
+        help="Dask scheduler for --engine dask, e.g. tcp://10.0.0.5:8786 (default: a 2-worker LocalCluster)")] = None,
 ) -> None:
     """Backtest every target, log the run to MLflow and register a `challenger` version."""
     from forecasting.tracking import get_tracking_settings, log_training
 
-    if engine != "local":
-        raise _fail(f"engine '{engine}' is not available; use --engine local")
     try:
-        result = _train_with_progress(series, None)
-    except (UnknownSeriesError, NotEnoughDataError) as exc:
+        runner = make_engine(engine, address=dask_address)
+        with runner:
+            result = _train_with_progress(series, None, runner)
+    except (UnknownSeriesError, NotEnoughDataError, EngineError) as exc:
         raise _fail(str(exc)) from None
     settings = get_tracking_settings()
     with console.status("logging to MLflow and registering the model"):

@@ -148,6 +148,29 @@ def forecast_series(sm: SeriesModel, h: int, levels: tuple[int, ...] = LEVELS) -
     return ordered(base.select("unique_id", "ds", *cols), "Ensemble", lv)
 
 
+#: a champion's forecast may not exceed this multiple of the largest published value within its default horizon
+PLAUSIBLE_MULTIPLE = 5.0
+
+
+def implausible_reason(sm: SeriesModel, h: int) -> str | None:
+    """Why a champion's final forecast is not credible, or None.
+
+    Backtest accuracy is measured on past windows; a recursive model can still extrapolate a recent surge
+    into an explosion (Micron's ridge champion once forecast 21x its record quarter). Such a model is
+    passed over for the next in line, and the leaderboard says why.
+    """
+    fc = forecast_series(sm, h, LEVELS)
+    point = fc[sm.champion]
+    hist = sm.training.df["y"]
+    top = float(hist.abs().max())  # type: ignore[arg-type]
+    if sm.cfg.spec.nonnegative and float(point.min()) < 0:  # type: ignore[arg-type]
+        return f"forecast goes negative ({float(point.min()):,.3g})"  # type: ignore[arg-type]
+    peak = float(point.abs().max())  # type: ignore[arg-type]
+    if top > 0 and peak > PLAUSIBLE_MULTIPLE * top:
+        return f"forecast reaches {peak / top:.1f}x the largest published value within {h} periods"
+    return None
+
+
 def _gaussian_paths(fc: pl.DataFrame, name: str, n: int, seed: int) -> np.ndarray:
     """Paths consistent with the model's own 95% band, errors correlated like a random walk across steps.
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import polars as pl
 
-from forecasting.backtest import BacktestResult, backtest
+from forecasting.backtest import BacktestResult, backtest, rank_candidates
 from forecasting.data import NotEnoughDataError, attach_drivers, prepare_target
-from forecasting.forecaster import Forecaster, ForecasterMeta, SeriesModel, now_iso
+from forecasting.engine import Engine
+from forecasting.forecaster import Forecaster, ForecasterMeta, SeriesModel, implausible_reason, now_iso
 from forecasting.hbm import CAPEX_DRIVER, ScenarioError, calibrate
-from forecasting.models import TARGETS
+from forecasting.models import BASELINES, TARGETS
 from pipelines.catalog import get_spec
 from pipelines.panel import as_of, data_fingerprint, data_vintage, load_panel
 from pipelines.store import LocalStore
@@ -39,19 +40,34 @@ def target_ids(series: Iterable[str] | None) -> list[str]:
     return out
 
 
-def fit_series(panel: pl.DataFrame, series_id: str) -> tuple[SeriesModel, BacktestResult]:
+def fit_series(
+    panel: pl.DataFrame, series_id: str, engine: Engine | None = None
+) -> tuple[SeriesModel, BacktestResult]:
+    """Backtest one target (statsforecast models on ``engine``, default local) and keep its champion."""
     cfg = TARGETS[series_id]
     ts = attach_drivers(prepare_target(panel, cfg), panel, cfg)
-    bt = backtest(ts, cfg)
-    prim = bt.leaderboard.filter((pl.col("horizon") == cfg.primary_h) & (pl.col("model") == bt.champion))
-    sm = SeriesModel(
-        series_id=series_id,
-        champion=bt.champion,
-        members=bt.ensemble_members if bt.champion == "Ensemble" else [],
-        training=ts,
-        baseline_mase=bt.baseline_mase,
-        champion_mase=float(prim["mase"][0]),
-        drivers=ts.drivers,
+    bt = backtest(ts, cfg, engine)
+    order, _ = rank_candidates(bt.leaderboard, cfg.primary_h)
+    notes: dict[str, str] = {}
+    for name in order:
+        prim = bt.leaderboard.filter((pl.col("horizon") == cfg.primary_h) & (pl.col("model") == name))
+        sm = SeriesModel(
+            series_id=series_id,
+            champion=name,
+            members=bt.ensemble_members if name == "Ensemble" else [],
+            training=ts,
+            baseline_mase=bt.baseline_mase,
+            champion_mase=float(prim["mase"][0]),
+            drivers=ts.drivers,
+        )
+        why = None if name in BASELINES else implausible_reason(sm, cfg.max_h)
+        if why is None:
+            break
+        notes[name] = f"passed over: {why}"
+    bt.champion = sm.champion
+    bt.leaderboard = bt.leaderboard.with_columns(
+        (pl.col("model") == sm.champion).alias("champion"),
+        pl.col("model").replace_strict(notes, default=None, return_dtype=pl.String).alias("note"),
     )
     return sm, bt
 
@@ -63,8 +79,12 @@ def train(
     store: LocalStore | None = None,
     when: date | None = None,
     progress: Callable[[str], None] | None = None,
+    engine: Engine | None = None,
 ) -> TrainResult:
-    """Backtest and select a champion for each target on the data published by ``when`` (default: all)."""
+    """Backtest and select a champion for each target on the data published by ``when`` (default: all).
+
+    ``engine`` (a started ``forecasting.engine`` engine) runs the statsforecast backtests; default local.
+    """
     ids = target_ids(series)
     panel = load_panel(data_dir=data_dir, store=store)
     if when is not None:
@@ -76,7 +96,7 @@ def train(
         if progress:
             progress(sid)
         try:
-            models[sid], backtests[sid] = fit_series(panel, sid)
+            models[sid], backtests[sid] = fit_series(panel, sid, engine)
         except NotEnoughDataError as exc:
             skipped[sid] = str(exc)
     vintage = data_vintage(panel)

@@ -85,3 +85,22 @@ def test_worldwide_sales_champion_beats_seasonal_naive_at_h12(real_panel: pl.Dat
     champ = at12.filter(pl.col("model") == sm.champion)["mase"][0]
     assert champ < snaive
     assert sm.training.bridged == [date(2025, 8, 1)]  # the one known gap, bridged for fitting only
+
+
+@pytest.mark.slow
+def test_explosive_champion_is_passed_over_with_a_reason(real_panel: pl.DataFrame) -> None:
+    """Real data: Micron's ridge model wins the backtest but its recursion explodes; the next model serves."""
+    from forecasting.forecaster import PLAUSIBLE_MULTIPLE, forecast_series
+    from forecasting.train import fit_series
+
+    sm, bt = fit_series(real_panel, "micron_revenue")
+    at4 = bt.leaderboard.filter(pl.col("horizon") == 4)
+    passed = at4.filter(pl.col("note").is_not_null())
+    assert passed.height >= 1
+    assert all("largest published value" in n for n in passed["note"].to_list())
+    best = at4.sort("mase")["model"][0]
+    assert sm.champion != best and best in passed["model"].to_list()
+    assert at4.filter(pl.col("champion"))["model"].to_list() == [sm.champion]
+    point = forecast_series(sm, 8)[sm.champion]
+    assert point.max() <= PLAUSIBLE_MULTIPLE * sm.training.df["y"].max()  # type: ignore[operator]
+    assert sm.champion_mase < sm.baseline_mase

@@ -1,0 +1,327 @@
+"""Where statsforecast runs: in this process (``local``) or on a Dask cluster (``dask``) through fugue.
+
+chipcast adds no parallelism of its own. The local engine calls ``StatsForecast`` on a polars frame, as
+before. The Dask engine hands the *same* ``StatsForecast`` object a Dask DataFrame; statsforecast sees a
+non-local frame and dispatches to its fugue backend (``statsforecast.distributed.fugue.FugueBackend``),
+which partitions by ``unique_id`` and runs one ordinary ``StatsForecast`` per partition on the workers.
+Because fugue also has Spark and Ray engines, the same call runs there when given a Spark or Ray frame.
+
+Only the statsforecast part of the zoo goes through an engine (:func:`stat_cross_validation` in
+``forecasting.backtest``). The mlforecast ridge models, ARIMAX (its exogenous join) and the final
+champion fit in ``forecasting.forecaster`` stay local: they are a handful of small fits per target.
+:func:`bulk_forecast` is for the case the cluster pays off: many series sharing one model config.
+
+Both engines return the same frame: ``unique_id, ds[, cutoff, y], <model>, <model>-lo-<l>,
+<model>-hi-<l>, ...`` with the input's id/date/target dtypes, Float64 model columns, point then
+lo/hi per level ascending, rows sorted by id[, cutoff] and date. One difference is statsforecast's, not
+ours: its fugue backend declares every model column as float32, so Dask forecasts equal the local ones
+to float32 precision (relative error below 1e-7), not bit for bit. ``y`` is taken from the input, so
+it is exact on both engines.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+import polars as pl
+from statsforecast import StatsForecast
+
+from forecasting.models import model_alias
+
+logger = logging.getLogger(__name__)
+
+#: engine names accepted by :func:`make_engine` and ``chipcast train --engine``
+ENGINES: tuple[str, ...] = ("local", "dask")
+
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+class EngineError(ValueError):
+    """An engine that does not exist, cannot start, or cannot run the given frame."""
+
+
+class EngineUnavailableError(EngineError):
+    """The engine exists but cannot be used here (missing extra, unreachable scheduler)."""
+
+
+class Engine(ABC):
+    """Runs a ``StatsForecast`` call on a polars frame somewhere and returns polars.
+
+    Engines are context managers; a :class:`LocalEngine` holds nothing, a :class:`DaskEngine` owns a
+    ``distributed.Client`` between ``__enter__`` and ``__exit__``.
+    """
+
+    name: ClassVar[str]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:  # noqa: B027 - engines without resources have nothing to release
+        """Release what the engine holds (nothing for the local engine)."""
+
+    @abstractmethod
+    def statsforecast(self, models: Sequence[Any], freq: str, df: pl.DataFrame) -> StatsForecast:
+        """The orchestrator for ``models``; ``freq`` is chipcast's polars interval (``1mo``, ``3mo``, ``1y``)."""
+
+    @abstractmethod
+    def run(self, call: Callable[[Any], Any], df: pl.DataFrame) -> pl.DataFrame:
+        """Give ``call`` the engine's version of ``df`` and bring its result back as polars."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class LocalEngine(Engine):
+    """statsforecast in this process; ``n_jobs`` is statsforecast's own process pool (``-1``: every core)."""
+
+    name = "local"
+
+    def __init__(self, n_jobs: int = 1) -> None:
+        if n_jobs == 0 or n_jobs < -1:
+            raise EngineError(f"n_jobs must be -1 (all cores) or a positive number of processes, got {n_jobs}")
+        self.n_jobs = n_jobs
+
+    def statsforecast(self, models: Sequence[Any], freq: str, df: pl.DataFrame) -> StatsForecast:
+        return StatsForecast(models=list(models), freq=freq, n_jobs=self.n_jobs)
+
+    def run(self, call: Callable[[Any], Any], df: pl.DataFrame) -> pl.DataFrame:
+        out = call(df)
+        assert isinstance(out, pl.DataFrame)
+        return out
+
+    def __repr__(self) -> str:
+        return f"LocalEngine(n_jobs={self.n_jobs})"
+
+
+class DaskEngine(Engine):
+    """statsforecast's fugue backend on a Dask cluster.
+
+    With ``address`` (``tcp://host:8786``) it connects to a running scheduler; without, it starts a
+    ``LocalCluster`` of ``n_workers`` x ``threads_per_worker`` (worker processes unless
+    ``processes=False``). ``timeout`` (seconds) bounds connecting to ``address``; by default dask's
+    ``distributed.comm.timeouts.connect`` setting. Workers need the same statsforecast version as this
+    process; they do not need chipcast, because only statsforecast objects and pandas frames are shipped.
+    """
+
+    name = "dask"
+
+    def __init__(
+        self,
+        address: str | None = None,
+        n_workers: int = 2,
+        threads_per_worker: int = 1,
+        *,
+        processes: bool = True,
+        partitions_per_thread: int = 2,
+        timeout: float | None = None,
+    ) -> None:
+        if n_workers < 1 or threads_per_worker < 1 or partitions_per_thread < 1:
+            raise EngineError("n_workers, threads_per_worker and partitions_per_thread must be at least 1")
+        if address is not None and "://" not in address:
+            raise EngineError(f"a Dask scheduler address looks like tcp://host:8786, got '{address}'")
+        self.address = address
+        self.n_workers = n_workers
+        self.threads_per_worker = threads_per_worker
+        self.processes = processes
+        self.partitions_per_thread = partitions_per_thread
+        self.timeout = timeout
+        self._client: Any = None
+        self._cluster: Any = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def start(self) -> None:
+        """Connect to ``address`` or start the LocalCluster (idempotent)."""
+        if self._client is not None:
+            return
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:  # pragma: no cover - the dask extra is installed in the dev environment
+            raise EngineUnavailableError(
+                "the dask engine needs the optional dependencies: pip install 'chipcast[dask]'"
+            ) from None
+        if self.address is None:
+            self._cluster = LocalCluster(
+                n_workers=self.n_workers,
+                threads_per_worker=self.threads_per_worker,
+                processes=self.processes,
+                dashboard_address=None,
+            )
+            self._client = Client(self._cluster, set_as_default=False)
+        else:
+            # no timeout given: dask's own `distributed.comm.timeouts.connect` (30 s unless configured)
+            extra = {} if self.timeout is None else {"timeout": self.timeout}
+            try:
+                self._client = Client(self.address, set_as_default=False, **extra)
+            except (OSError, TimeoutError) as exc:
+                raise EngineUnavailableError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
+        logger.info("dask engine: %s", self._client)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` (only while started)."""
+        if self._client is None:
+            raise EngineError("the dask engine is not started; use `with DaskEngine(...) as engine:`")
+        return self._client
+
+    @property
+    def total_threads(self) -> int:
+        return int(sum(self.client.nthreads().values()))
+
+    def statsforecast(self, models: Sequence[Any], freq: str, df: pl.DataFrame) -> StatsForecast:
+        # workers see pandas frames, so the frequency must be a pandas offset anchored like the data
+        return StatsForecast(models=list(models), freq=pandas_freq(freq, df["ds"]))
+
+    def run(self, call: Callable[[Any], Any], df: pl.DataFrame) -> pl.DataFrame:
+        import dask.dataframe as dd
+
+        client = self.client
+        n_series = max(1, df["unique_id"].n_unique())
+        npartitions = min(n_series, self.total_threads * self.partitions_per_thread)
+        # statsforecast's fugue dispatch finds the cluster through the current client
+        with client.as_current():
+            ddf = dd.from_pandas(df.to_pandas(), npartitions=npartitions)
+            out = call(ddf).compute()
+        return pl.from_pandas(out)
+
+    def __repr__(self) -> str:
+        where = self.address or f"LocalCluster({self.n_workers}x{self.threads_per_worker}, processes={self.processes})"
+        return f"DaskEngine({where})"
+
+
+def make_engine(name: str, *, address: str | None = None) -> Engine:
+    """The engine called ``name``; ``address`` is the Dask scheduler (``None``: a LocalCluster)."""
+    if name == "local":
+        return LocalEngine()
+    if name == "dask":
+        return DaskEngine(address)
+    raise EngineError(
+        f"engine '{name}' is not available; available engines: {', '.join(ENGINES)}"
+        " (Spark and Ray run the same statsforecast code through fugue but are not wired into chipcast)"
+    )
+
+
+def pandas_freq(interval: str, ds: pl.Series) -> str:
+    """The pandas offset for chipcast's polars interval, anchored on the data's months.
+
+    ``1mo`` -> ``MS``; ``3mo`` -> ``QS-JAN`` / ``QS-FEB`` / ``QS-MAR``; ``1y`` -> ``YS-<month>``. Dates
+    must be period starts (day 1), as every series in the catalog is.
+    """
+    dates = ds.drop_nulls()
+    if dates.is_empty():
+        raise EngineError("cannot infer a frequency from an empty frame")
+    if not dates.dt.day().eq(1).all():
+        raise EngineError("the dask engine needs period-start dates (day 1 of the month)")
+    months = dates.dt.month().unique().to_list()
+    if interval == "1mo":
+        return "MS"
+    if interval in ("3mo", "1q"):
+        anchors = {(m - 1) % 3 for m in months}
+        if len(anchors) != 1:
+            raise EngineError("quarterly series in one call must start their quarters in the same months")
+        return f"QS-{_MONTHS[anchors.pop()]}"
+    if interval in ("1y", "12mo"):
+        if len(months) != 1:
+            raise EngineError("annual series in one call must be dated in the same month")
+        return f"YS-{_MONTHS[months[0] - 1]}"
+    raise EngineError(f"no pandas frequency for interval '{interval}'; supported: 1mo, 3mo, 1y")
+
+
+def _conform(out: pl.DataFrame, df: pl.DataFrame, models: Sequence[Any], level: Sequence[int], *,
+             cv: bool) -> pl.DataFrame:
+    """One schema for every engine (see the module docstring)."""
+    keys = ["unique_id", "ds", "cutoff", "y"] if cv else ["unique_id", "ds"]
+    values: list[str] = []
+    for m in models:
+        alias = model_alias(m)
+        values.append(alias)
+        for lv in sorted(level):
+            values += [c for c in (f"{alias}-lo-{lv}", f"{alias}-hi-{lv}") if c in out.columns]
+    unexpected = set(out.columns) - {*keys, *values}
+    missing = {*keys, *values} - set(out.columns)
+    if unexpected or missing:
+        raise EngineError(f"statsforecast returned an unexpected frame: extra {sorted(unexpected)}, "
+                          f"missing {sorted(missing)}")
+    id_t, ds_t = df.schema["unique_id"], df.schema["ds"]
+    out = out.with_columns(
+        pl.col("unique_id").cast(id_t),
+        pl.col("ds").cast(ds_t),
+        *([pl.col("cutoff").cast(ds_t)] if cv else []),
+        pl.col(values).cast(pl.Float64),
+    )
+    if cv:  # the observed value is the input's, exactly (fugue would hand it back as float32)
+        out = out.drop("y").join(df.select("unique_id", "ds", "y"), on=["unique_id", "ds"], how="left")
+    return out.select(*keys, *values).sort(["unique_id", "cutoff", "ds"] if cv else ["unique_id", "ds"])
+
+
+def stat_cross_validation(
+    engine: Engine,
+    models: Sequence[Any],
+    freq: str,
+    df: pl.DataFrame,
+    h: int,
+    n_windows: int,
+    step_size: int,
+    level: Sequence[int],
+) -> pl.DataFrame:
+    """``StatsForecast.cross_validation`` on ``engine``: ``unique_id, ds, cutoff, y, <model>...``.
+
+    ``df`` is a long polars frame ``unique_id, ds, y``; ``freq`` a polars interval. Same frame on every
+    engine (to float32 precision on Dask, see the module docstring).
+    """
+    sf = engine.statsforecast(models, freq, df)
+    out = engine.run(
+        lambda frame: sf.cross_validation(
+            df=frame, h=h, n_windows=n_windows, step_size=step_size, level=list(level)
+        ),
+        df,
+    )
+    return _conform(out, df, models, level, cv=True)
+
+
+def bulk_forecast(
+    engine: Engine,
+    df: pl.DataFrame,
+    models: Sequence[Any],
+    freq: str,
+    h: int,
+    level: Sequence[int] = (),
+) -> pl.DataFrame:
+    """``StatsForecast.forecast`` of many series sharing one model config: ``unique_id, ds, <model>...``."""
+    sf = engine.statsforecast(models, freq, df)
+    lv = list(level) or None
+    out = engine.run(lambda frame: sf.forecast(df=frame, h=h, level=lv), df)
+    return _conform(out, df, models, level, cv=False)
+
+
+__all__ = [
+    "ENGINES",
+    "DaskEngine",
+    "Engine",
+    "EngineError",
+    "EngineUnavailableError",
+    "LocalEngine",
+    "bulk_forecast",
+    "make_engine",
+    "pandas_freq",
+    "stat_cross_validation",
+]
