@@ -196,6 +196,6 @@ def test_cli_list_shows_all_series() -> None:
 def test_year_zero_is_refused_not_stored(tmp_path: Path, store: LocalStore) -> None:
     before = _digest(store.root)
     for text in ("date,value\n0000-01-01,1\n", "date,value\n0000-01-01,lots\n"):
-        with pytest.raises(DataValidationError, match="outside the years 1900..2100"):
+        with pytest.raises(DataValidationError, match=r"outside the years 1900\.\.2100"):
             ingest(store, "wsts_worldwide_sales", _csv(tmp_path, text), REAL_DATA_DIR, MAX)
     assert _digest(store.root) == before
