@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -30,6 +25,7 @@ from forecasting.tracking import (
 from forecasting.train import TrainResult, train
 from service.cli import app
 from tests.conftest import REAL_DATA_DIR
+from tests.service.e2e_helpers import mlflow_server
 
 TARGETS_SMALL = ["capex_meta", "wsts_memory_sales_annual"]
 
@@ -115,35 +111,10 @@ def test_cli_train_then_promote(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "unknown series 'nope'" in r.output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_real_mlflow_server_on_loopback(trained: TrainResult, tmp_path: Path) -> None:
-    port = _free_port()
-    cmd = [
-        sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-        "--artifacts-destination", str(tmp_path / "server-artifacts"),
-        "--serve-artifacts", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
-    try:
-        import httpx
-
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("mlflow server did not start: " + (proc.stderr.read(2000).decode() if proc.stderr else ""))
-        settings = _settings(tmp_path, f"http://127.0.0.1:{port}")
+    with mlflow_server(tmp_path) as uri:
+        settings = _settings(tmp_path, uri)
         run = log_training(trained, settings)
         assert promote(settings=settings).promoted
         loaded = load_model("champion", settings)
@@ -152,9 +123,6 @@ def test_real_mlflow_server_on_loopback(trained: TrainResult, tmp_path: Path) ->
         # artifacts went through the server, not to the local store
         assert any((tmp_path / "server-artifacts").rglob("manifest.json"))
         assert not (tmp_path / "models").exists()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.mark.slow
