@@ -9,11 +9,28 @@ routes free of caching code and guarantees no GET route forgets it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Hashable
+from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.config import Settings
+
+
+async def cached_json(cache: Any, key: tuple[Hashable, ...], compute: Callable[[], Any]) -> Response:
+    """Serve the serialized JSON of an identical earlier read; build it off the event loop on a miss.
+
+    ``cache`` is the runtime's response cache, cleared whenever the served model or panel is swapped, so a
+    key only needs what else the body depends on (route, parameters, and the day for staleness).
+    """
+    hit = cache.get(key)
+    if hit is None:
+        hit = await run_in_threadpool(
+            lambda: cache.get_or_compute(key, lambda: compute().model_dump_json().encode()))
+    return Response(hit, media_type="application/json")
 
 
 def strong_etag(body: bytes) -> str:

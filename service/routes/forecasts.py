@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
-from starlette.concurrency import run_in_threadpool
 
 from forecasting.hbm import HBM_ID
 from service import hbm, logic
 from service.deps import ModelDep, ReadAccess, RuntimeDep, ServingDep, SettingsDep
+from service.http_cache import cached_json
 from service.routes.responses import READ_ERRORS, errors
 from service.schemas import ForecastResponse, HbmForecastResponse, HbmOutlookResponse, OutlookResponse
 
@@ -61,22 +61,10 @@ def fan_chart(series_id: SeriesId, serving: ServingDep, model: ModelDep, runtime
     return Response(png, media_type="image/png")
 
 
-async def _cached(runtime: Any, key: tuple[str, ...], compute: Any) -> Response:
-    """Serve the serialized response of an identical earlier read; compute (off the event loop) on a miss.
-
-    The response models stay declared on the routes for the schema; tests check the bytes validate.
-    """
-    hit = runtime.responses.get(key)
-    if hit is None:
-        hit = await run_in_threadpool(lambda: runtime.responses.get_or_compute(
-            key, lambda: compute().model_dump_json().encode()))
-    return Response(hit, media_type="application/json")
-
-
 @router.get("/{series_id}/outlook", response_model=OutlookResponse, responses=errors(*READ_ERRORS, 404, 503),
             summary="Calendar-year totals, growth and intervals")
 async def outlook(series_id: SeriesId, model: ModelDep, runtime: RuntimeDep) -> Response:
-    return await _cached(runtime, (model.version, model.run_id, "outlook", series_id),
+    return await cached_json(runtime.responses, (model.version, model.run_id, "outlook", series_id),
                          lambda: logic.outlook_response(model, series_id))
 
 
@@ -101,5 +89,5 @@ async def forecast(
 ) -> Response:
     levels = level or [80, 95]
     key = (model.version, model.run_id, "forecast", series_id, str(horizon), ",".join(map(str, levels)))
-    return await _cached(runtime, key,
+    return await cached_json(runtime.responses, key,
                          lambda: logic.forecast_response(model, series_id, horizon, levels, settings.max_levels))

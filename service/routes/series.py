@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response
 
 from service import hbm, logic
-from service.deps import PanelDep, ReadAccess, ServingDep
+from service.deps import PanelDep, ReadAccess, RuntimeDep, ServingDep
+from service.http_cache import cached_json
 from service.routes.responses import READ_ERRORS, errors
 from service.schemas import HistoryResponse, SeriesListResponse
 
@@ -19,14 +20,17 @@ SeriesId = Annotated[str, Path(description="catalog series id", examples=["wsts_
 
 @router.get("", response_model=SeriesListResponse, responses=errors(*READ_ERRORS, 503),
             summary="List every catalog series with its latest figure and staleness, and modelled series")
-def list_series(
+async def list_series(
     serving: ServingDep,
     panel: PanelDep,
+    runtime: RuntimeDep,
     forecast: Annotated[bool | None, Query(description="only series that are (true) or are not (false) forecast")]
     = None,
-) -> SeriesListResponse:
-    return logic.series_list(panel, serving.model, datetime.now(UTC).date(), forecast,
-                             modelled=hbm.modelled_series(serving.model))
+) -> Response:
+    today = datetime.now(UTC).date()
+    key = ("series", serving.loaded_at.isoformat(), today.isoformat(), str(forecast))
+    return await cached_json(runtime.responses, key, lambda: logic.series_list(
+        panel, serving.model, today, forecast, modelled=hbm.modelled_series(serving.model)))
 
 
 @router.get(
