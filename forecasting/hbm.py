@@ -401,7 +401,7 @@ def run_scenario(fc: Forecaster, spec: ScenarioSpec) -> dict[str, Any]:
                 "series_id": HBM_ID,
                 "unit": "US$ bn",
                 "model": "structural (capex x accelerator_share x hbm_content)",
-                "baseline": summarise_paths(hbm_paths(fc, assumptions, None, hbm_content=spec.hbm_content)),
+                "baseline": hbm_outlook(fc, spec.hbm_content),  # stored at train time unless overridden
                 "scenario": summarise_paths(hbm_paths(fc, assumptions, path, hbm_content=spec.hbm_content)),
             }
         else:

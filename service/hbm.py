@@ -21,9 +21,9 @@ from typing import Any
 from forecasting import hbm as hbm_model
 from forecasting.backtest import LEVELS
 from forecasting.hbm import CAPEX_DRIVER, HBM_ID, MEMORY_TARGETS, ScenarioError, ScenarioSpec
+from forecasting.plots import yearly_fan_png
 from forecasting.serving import LoadedModel
 from pipelines.catalog import get_spec
-from service.charts import yearly_fan_png
 from service.errors import ApiError
 from service.logic import _band, _num, forecast_ids, serving_model
 from service.schemas import (

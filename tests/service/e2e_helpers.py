@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -84,3 +85,25 @@ def mlflow_server(tmp_path: Path, timeout: float = 90.0) -> Iterator[str]:
             proc.kill()
             proc.wait(timeout=10)
         log_file.close()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: Debian's Chromium, headless, with the background traffic this closed network would refuse switched off
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def require_browser() -> None:
+    """Skip without Playwright or Chromium locally; fail under CI, where .ci/run installs them."""
+    missing = []
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("the 'playwright' Python package (pip install playwright)")
+    if not CHROMIUM.exists():
+        missing.append(f"{CHROMIUM} (apt-get install chromium)")
+    if missing:
+        msg = "dashboard e2e test needs " + " and ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(msg + "; CI is set, so this is a failure, not a skip", pytrace=False)
+        pytest.skip(msg)

@@ -6,39 +6,18 @@ own browser download is never used. Without them the test skips locally and fail
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.service.conftest import AppFactory
-from tests.service.e2e_helpers import serve_in_thread
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
-
-def _require_browser() -> None:
-    missing = []
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("the 'playwright' Python package (pip install playwright)")
-    if not CHROMIUM.exists():
-        missing.append(f"{CHROMIUM} (apt-get install chromium)")
-    if missing:
-        msg = "dashboard e2e test needs " + " and ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(msg + "; CI is set, so this is a failure, not a skip", pytrace=False)
-        pytest.skip(msg)
+from tests.service.e2e_helpers import CHROMIUM, CHROMIUM_ARGS, require_browser, serve_in_thread
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_dashboard_renders_chart_outlook_and_leaderboard(make_app: AppFactory, tmp_path: Path) -> None:
-    _require_browser()
+    require_browser()
     from playwright.sync_api import expect, sync_playwright
 
     errors: list[str] = []

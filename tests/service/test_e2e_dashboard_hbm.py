@@ -6,42 +6,23 @@ them the test skips locally and fails when ``CI`` is set.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from pathlib import Path
 
 import pytest
 
 from forecasting.serving import LoadedModel
 from tests.service.conftest import AppFactory
-from tests.service.e2e_helpers import serve_in_thread
+from tests.service.e2e_helpers import CHROMIUM, CHROMIUM_ARGS, require_browser, serve_in_thread
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 MEMORY = ["micron_revenue", "skhynix_revenue", "wsts_memory_sales_annual"]
 
-
-def _require_browser() -> None:
-    missing = []
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("the 'playwright' Python package (pip install playwright)")
-    if not CHROMIUM.exists():
-        missing.append(f"{CHROMIUM} (apt-get install chromium)")
-    if missing:
-        msg = "dashboard e2e test needs " + " and ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(msg + "; CI is set, so this is a failure, not a skip", pytrace=False)
-        pytest.skip(msg)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_dashboard_shows_memory_and_the_hbm_fan_with_its_assumptions(make_app: AppFactory, hbm_loaded: LoadedModel,
                                                                       tmp_path: Path) -> None:
-    _require_browser()
+    require_browser()
     from playwright.sync_api import expect, sync_playwright
 
     errors: list[str] = []
