@@ -8,7 +8,6 @@ pipeline are deterministic, so a loaded forecaster predicts exactly what the tra
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -429,7 +428,3 @@ class Forecaster:
 
 def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
-
-
-def finite_or_none(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)

@@ -14,7 +14,6 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -460,9 +459,6 @@ def retrain_and_register(settings: TrackingSettings | None = None) -> Registered
     promote(settings=settings)
     return run
 
-
-def as_of_date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
 
 
 __all__ = [

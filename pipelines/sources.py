@@ -7,13 +7,12 @@ figure simply has no row, and :func:`find_gaps` reports it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-from pipelines.catalog import CATALOG, SeriesSpec, get_spec
+from pipelines.catalog import SeriesSpec
 from pipelines.errors import DataValidationError
 
 PANEL_SCHEMA: dict[str, pl.DataType] = {
@@ -182,12 +181,6 @@ def sum_of_parts(spec: SeriesSpec, parts: dict[str, pl.DataFrame]) -> pl.DataFra
 
 def empty_panel() -> pl.DataFrame:
     return pl.DataFrame(schema=PANEL_SCHEMA)
-
-
-def series_ids(ids: Iterable[str] | None = None) -> list[str]:
-    if ids is None:
-        return list(CATALOG)
-    return [get_spec(i).id for i in ids]
 
 
 def expected_periods(spec: SeriesSpec, start: date, end: date) -> pl.Series:

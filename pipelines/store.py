@@ -101,11 +101,6 @@ class LocalStore:
         """Ingested rows that replaced an earlier value, with the value they replaced."""
         return self.versions(series_id).filter(pl.col("previous_y").is_not_null())
 
-    def series_ids(self) -> list[str]:
-        if not self.root.exists():
-            return []
-        return sorted(p.stem for p in self.root.glob("*.parquet"))
-
 
 def read_ingest_file(path: Path, spec: SeriesSpec, max_bytes: int) -> pl.DataFrame:
     """Validate a ``date,value`` CSV for ``spec``; raise with file and line on the first problem."""
