@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,17 @@ from pipelines.config import PROJECT_ROOT, get_data_settings
 from pipelines.panel import load_panel
 
 REAL_DATA_DIR = PROJECT_ROOT / "data"
+
+
+def digest_tree(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root`` (lock files excluded: taking a lock is not a change)."""
+    if not root.exists():
+        return {}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.endswith(".lock")
+    }
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -26,7 +25,7 @@ from forecasting.tracking import (
 from forecasting.train import TrainResult, train
 from service.config import Settings
 from service.main import create_app
-from tests.conftest import REAL_DATA_DIR
+from tests.conftest import REAL_DATA_DIR, digest_tree
 
 ADMIN = "admin-key-0123456789abcdef"
 
@@ -116,11 +115,6 @@ def test_bad_model_artifact_is_rejected_and_old_champion_keeps_serving(
         assert client.get("/v1/forecasts/capex_meta").json() == before
 
 
-def _digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and not p.name.endswith(".lock")}
-
-
 @pytest.mark.slow
 def test_retrain_killed_midway_leaves_champion_and_data_alone(trained: TrainResult, tmp_path: Path) -> None:
     s = _registered(trained, tmp_path)
@@ -130,8 +124,8 @@ def test_retrain_killed_midway_leaves_champion_and_data_alone(trained: TrainResu
     from pipelines.store import LocalStore, ingest
 
     ingest(LocalStore(store), "capex_meta", tmp_path / "obs.csv", REAL_DATA_DIR, 100_000)
-    data_before = _digest(REAL_DATA_DIR)
-    store_before = _digest(store)
+    data_before = digest_tree(REAL_DATA_DIR)
+    store_before = digest_tree(store)
     versions_before = list_models(s)
     env = {**os.environ, "CHIPCAST_STATE_DIR": str(s.state_dir), "CHIPCAST_MODELS_DIR": str(s.models_dir)}
     for delay in (4.0, 9.0):  # once while backtesting, once later (backtests or logging)
@@ -145,5 +139,5 @@ def test_retrain_killed_midway_leaves_champion_and_data_alone(trained: TrainResu
     assert [v["version"] for v in champion] == ["1"]
     assert len(after) == len(versions_before)  # the full train never got as far as registering
     assert load_model("champion", s).version == "1"
-    assert _digest(REAL_DATA_DIR) == data_before and _digest(store) == store_before
+    assert digest_tree(REAL_DATA_DIR) == data_before and digest_tree(store) == store_before
     json.dumps(after)  # registry still answers with well-formed data

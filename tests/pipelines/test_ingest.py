@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from datetime import date
 from pathlib import Path
@@ -16,19 +15,9 @@ from pipelines.errors import DataValidationError, StoreError
 from pipelines.panel import load_panel
 from pipelines.store import LocalStore, ingest
 from service.cli import app
-from tests.conftest import REAL_DATA_DIR
+from tests.conftest import REAL_DATA_DIR, digest_tree
 
 MAX = 100_000
-
-
-def _digest(root: Path) -> dict[str, str]:
-    if not root.exists():
-        return {}
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and not p.name.endswith(".lock")
-    }
 
 
 def _csv(tmp_path: Path, text: str, name: str = "new.csv") -> Path:
@@ -66,18 +55,18 @@ BAD_FILES = {
 @pytest.mark.parametrize("case", list(BAD_FILES))
 def test_bad_file_is_rejected_and_store_unchanged(tmp_path: Path, store: LocalStore, case: str) -> None:
     text, line, problem = BAD_FILES[case]
-    before = _digest(store.root)
+    before = digest_tree(store.root)
     f = _csv(tmp_path, text)
     with pytest.raises(DataValidationError) as exc:
         ingest(store, "wsts_worldwide_sales", f, REAL_DATA_DIR, MAX)
     assert problem in str(exc.value)
     assert exc.value.line == line
     assert str(f) in str(exc.value)
-    assert _digest(store.root) == before
+    assert digest_tree(store.root) == before
 
 
 def test_empty_and_huge_files(tmp_path: Path, store: LocalStore) -> None:
-    before = _digest(store.root)
+    before = digest_tree(store.root)
     with pytest.raises(DataValidationError, match="file is empty"):
         ingest(store, "wsts_worldwide_sales", _csv(tmp_path, ""), REAL_DATA_DIR, MAX)
     huge = _csv(tmp_path, "date,value\n" + "2026-02-01,81.0\n" * 20_000, "huge.csv")
@@ -85,7 +74,7 @@ def test_empty_and_huge_files(tmp_path: Path, store: LocalStore) -> None:
         ingest(store, "wsts_worldwide_sales", huge, REAL_DATA_DIR, MAX)
     with pytest.raises(DataValidationError, match="file not found"):
         ingest(store, "wsts_worldwide_sales", tmp_path / "nope.csv", REAL_DATA_DIR, MAX)
-    assert _digest(store.root) == before
+    assert digest_tree(store.root) == before
 
 
 def test_derived_series_cannot_be_ingested(tmp_path: Path, store: LocalStore) -> None:
@@ -122,7 +111,7 @@ def test_read_only_store_gives_clear_error(
     tmp_path: Path, store: LocalStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A read-only state dir (EROFS; simulated, since root ignores permission bits) loses nothing."""
-    before = _digest(store.root)
+    before = digest_tree(store.root)
 
     def read_only(*args: object, **kwargs: object) -> tuple[int, str]:
         raise OSError(30, "Read-only file system")
@@ -130,14 +119,14 @@ def test_read_only_store_gives_clear_error(
     monkeypatch.setattr("pipelines.store.tempfile.mkstemp", read_only)
     with pytest.raises(StoreError, match="Read-only file system; nothing was changed"):
         ingest(store, "wsts_worldwide_sales", _csv(tmp_path, "date,value\n2026-03-01,1\n"), REAL_DATA_DIR, MAX)
-    assert _digest(store.root) == before
+    assert digest_tree(store.root) == before
 
 
 def test_failed_write_leaves_no_partial_file(
     tmp_path: Path, store: LocalStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A disk that fills mid-write (simulated ENOSPC) loses nothing and leaves no temp file."""
-    before = _digest(store.root)
+    before = digest_tree(store.root)
 
     def full_disk(self: pl.DataFrame, *args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
@@ -145,7 +134,7 @@ def test_failed_write_leaves_no_partial_file(
     monkeypatch.setattr(pl.DataFrame, "write_parquet", full_disk)
     with pytest.raises(StoreError, match="No space left on device"):
         ingest(store, "wsts_worldwide_sales", _csv(tmp_path, "date,value\n2026-03-01,1\n"), REAL_DATA_DIR, MAX)
-    assert _digest(store.root) == before
+    assert digest_tree(store.root) == before
     assert not list(store.root.glob("*.tmp"))
 
 
@@ -194,8 +183,8 @@ def test_cli_list_shows_all_series() -> None:
 
 
 def test_year_zero_is_refused_not_stored(tmp_path: Path, store: LocalStore) -> None:
-    before = _digest(store.root)
+    before = digest_tree(store.root)
     for text in ("date,value\n0000-01-01,1\n", "date,value\n0000-01-01,lots\n"):
         with pytest.raises(DataValidationError, match=r"outside the years 1900\.\.2100"):
             ingest(store, "wsts_worldwide_sales", _csv(tmp_path, text), REAL_DATA_DIR, MAX)
-    assert _digest(store.root) == before
+    assert digest_tree(store.root) == before

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,6 +25,7 @@ from pipelines.errors import DataValidationError
 from pipelines.panel import as_of, load_panel
 from pipelines.sources import PANEL_SCHEMA
 from pipelines.store import LocalStore, ingest, read_ingest_file
+from tests.conftest import digest_tree
 
 MAX_BYTES = 100_000
 #: non-derived monthly series: anything ingestible as a monthly ``date,value`` file
@@ -40,17 +40,6 @@ PROPERTY_SETTINGS = settings(
     # the function-scoped fixtures (data_copy, tmp_path) are checked to be unchanged, never mutated
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-def digest_tree(root: Path) -> dict[str, str]:
-    """sha256 of every file under ``root`` (lock files excluded: taking a lock is not a change)."""
-    if not root.exists():
-        return {}
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and not p.name.endswith(".lock")
-    }
 
 
 # ------------------------------------------------------------------------------------------ ingest: any file
