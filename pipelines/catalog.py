@@ -7,15 +7,50 @@ as-of view, calendar-year outlooks and the API all agree on units, frequency and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
 from typing import Literal
 
-Frequency = Literal["monthly", "quarterly", "annual"]
+
+class Frequency(StrEnum):
+    """A series' cadence and all the calendar arithmetic that depends on it (one place for it)."""
+
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    ANNUAL = "annual"
+
+    @property
+    def months(self) -> int:
+        return {"monthly": 1, "quarterly": 3, "annual": 12}[self.value]
+
+    @property
+    def periods_per_year(self) -> int:
+        return 12 // self.months
+
+    @property
+    def interval(self) -> str:
+        return {"monthly": "1mo", "quarterly": "1q", "annual": "1y"}[self.value]
+
+    def offset(self, d: date, n: int) -> date:
+        """The period start ``n`` periods after ``d`` (negative: before)."""
+        k = d.year * 12 + d.month - 1 + n * self.months
+        return date(k // 12, k % 12 + 1, 1)
+
+    def periods_between(self, a: date, b: date) -> int:
+        """Whole periods from ``a`` to ``b`` (period starts)."""
+        return ((b.year - a.year) * 12 + b.month - a.month) // self.months
+
+    def periods_to_year_end(self, last: date, year: int) -> int:
+        """Periods after ``last`` through the end of calendar ``year``."""
+        return self.periods_between(last, self.offset(date(year + 1, 1, 1), -1))
+
+
 AnnualAgg = Literal["sum", "mean", "last", "quarter_end_3mma_x3"]
 
 #: polars interval strings per frequency (used for date arithmetic and statsforecast's ``freq``).
-POLARS_INTERVAL: dict[Frequency, str] = {"monthly": "1mo", "quarterly": "1q", "annual": "1y"}
+POLARS_INTERVAL: dict[str, str] = {"monthly": "1mo", "quarterly": "1q", "annual": "1y"}
 #: periods per year; doubles as the seasonal period for seasonal models.
-PERIODS_PER_YEAR: dict[Frequency, int] = {"monthly": 12, "quarterly": 4, "annual": 1}
+PERIODS_PER_YEAR: dict[str, int] = {"monthly": 12, "quarterly": 4, "annual": 1}
 
 
 @dataclass(frozen=True)
@@ -43,6 +78,9 @@ class SeriesSpec:
     #: for derived totals: the component series that must all be present for a period.
     parts: tuple[str, ...] = ()
     notes: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "frequency", Frequency(self.frequency))
 
     @property
     def interval(self) -> str:

@@ -11,7 +11,7 @@ from datetime import date
 
 import polars as pl
 
-from pipelines.catalog import CATALOG, AnnualAgg, Frequency, get_spec
+from pipelines.catalog import CATALOG, AnnualAgg, Frequency, SeriesSpec, get_spec
 
 # ---------------------------------------------------------------- per-series expressions (regular grid)
 
@@ -204,3 +204,30 @@ def build_features(panel: pl.DataFrame, when: date | None = None) -> dict[str, p
     for freq in ("monthly", "quarterly", "annual"):
         out[freq] = series_features(p, freq)  # type: ignore[arg-type]
     return out
+
+
+def annual_totals(frame: pl.DataFrame | pl.LazyFrame, spec: SeriesSpec, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Calendar-year values of one series (columns ``ds``, ``y`` and ``by``) by its catalog rule.
+
+    The one implementation of the rule: history, simulated paths (``by=("sample_id",)``) and derived series
+    all total the same way. Only complete years are returned; ``n`` is how many needed periods each had.
+    """
+    lf = frame.lazy().with_columns(pl.col("ds").dt.year().alias("year"))
+    keys = [*by, "year"]
+    if spec.annual_agg == "quarter_end_3mma_x3":
+        lf = lf.filter(pl.col("ds").dt.month().is_in([3, 6, 9, 12]))
+        need, value = 4, pl.col("y").sum() * 3.0
+    else:
+        need = spec.season_length
+        value = {
+            "sum": pl.col("y").sum(),
+            "mean": pl.col("y").mean(),
+            "last": pl.col("y").sort_by("ds").last(),
+        }[spec.annual_agg]
+    return (
+        lf.group_by(keys)
+        .agg(value.alias("y"), pl.col("y").is_not_null().sum().alias("n"))
+        .filter(pl.col("n") == need)
+        .sort(keys)
+        .collect()
+    )

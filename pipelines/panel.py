@@ -43,6 +43,7 @@ def load_panel(
     *,
     data_dir: Path,
     store: LocalStore | None = None,
+    vintages: bool = False,
 ) -> pl.DataFrame:
     """Long panel for ``ids`` (default: every catalog series), validated, gaps left as missing rows."""
     wanted = list(CATALOG) if ids is None else [get_spec(i).id for i in ids]
