@@ -1,9 +1,14 @@
-"""`chipcast train | backtest | forecast | promote`: the data scientist's loop, with rich progress."""
+"""`chipcast train | backtest | forecast | promote | scenario`: the data scientist's loop, with rich progress.
+
+``--format json`` prints exactly what the HTTP API answers for the same request (one serializer,
+``forecasting.result.to_dict``); tables are for people.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated
 
@@ -13,16 +18,18 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from forecasting.artifact import ForecastRequestError
 from forecasting.data import NotEnoughDataError
 from forecasting.engine import ENGINES, Engine, EngineError, make_engine
-from forecasting.forecaster import ForecastRequestError
-from forecasting.models import TARGETS
+from forecasting.result import ForecastResult, to_dict
+from forecasting.targets import LEVELS, TARGETS, NotATargetError
 from forecasting.train import TrainResult, train
 from pipelines.catalog import UnknownSeriesError, get_spec
 from pipelines.store import LocalStore
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
+USER_ERRORS = (UnknownSeriesError, NotATargetError, NotEnoughDataError, ForecastRequestError, EngineError)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -30,66 +37,78 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def _train_with_progress(series: list[str] | None, when: date | None, engine: Engine | None = None) -> TrainResult:
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"{option} must be an ISO date (YYYY-MM-DD), got '{value}'") from None
+
+
+def _train_with_progress(series: Sequence[str] | None, when: date | None, engine: Engine | None = None) -> TrainResult:
     from forecasting.tracking import get_tracking_settings
 
     settings = get_tracking_settings()
     n = len(series) if series else len(TARGETS)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
-                  "{task.total}"), TimeElapsedColumn(), console=err_console, transient=False) as bar:
-        task = bar.add_task("backtesting", total=n)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=err_console) as bar:
+        task = bar.add_task("evaluating", total=n)
         seen: list[str] = []
 
         def step(sid: str) -> None:
             if seen:
                 bar.advance(task)
             seen.append(sid)
-            bar.update(task, description=f"backtesting {sid}")
+            bar.update(task, description=f"evaluating {sid} at every origin")
 
         result = train(series, data_dir=settings.data_dir, store=LocalStore(settings.store_dir), when=when,
                        progress=step, engine=engine)
-        bar.update(task, completed=n, description="backtests done")
+        bar.update(task, completed=n, description="evaluations done")
     return result
 
 
-def _leaderboard_table(sid: str, board: pl.DataFrame, horizon: int | None = None) -> Table:
-    t = Table(title=f"{sid} — rolling-origin backtest ({board['windows'][0]} windows)")
-    for c in ("model", "h", "MASE", "sMAPE", "RMSE", "cov80", "cov95", "drivers", "champion", "note"):
+def _fmt(x: float | None, spec: str = ".3f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def leaderboard_table(sid: str, board: pl.DataFrame) -> Table:
+    windows = board["windows"][0] if board.height else 0
+    t = Table(title=f"{sid} — rolling-origin backtest ({windows} origins, each on data as known then)")
+    for c in ("model", "h", "MASE", "sMAPE", "cov80", "cov95", "Winkler80", "role", "weight", "note"):
         t.add_column(c)
-    rows = board if horizon is None else board.filter(pl.col("horizon") == horizon)
-    for r in rows.sort("horizon", "mase").iter_rows(named=True):
-        t.add_row(r["model"], str(r["horizon"]), f"{r['mase']:.3f}", f"{100 * r['smape']:.1f}%",
-                  f"{r['rmse']:,.2f}", f"{r['coverage_80']:.2f}", f"{r['coverage_95']:.2f}",
-                  "yes" if r["uses_drivers"] else "", "*" if r["champion"] else "", r.get("note") or "")
+    for r in board.sort("horizon", "mase", nulls_last=True).iter_rows(named=True):
+        t.add_row(("* " if r["served"] else "") + r["model"], str(r["horizon"]), _fmt(r["mase"]),
+                  _fmt(None if r["smape"] is None else 100 * r["smape"], ".1f"), _fmt(r["coverage_80"], ".2f"),
+                  _fmt(r["coverage_95"], ".2f"), _fmt(r["winkler_80"], ".2f"), r["role"],
+                  _fmt(r["weight"], ".2f"), r.get("note") or "")
     return t
 
 
 def train_cmd(
     series: Annotated[list[str] | None, typer.Option("--series", help="targets to train (default: all)")] = None,
-    engine: Annotated[str, typer.Option(help=f"where the statsforecast backtests run: {', '.join(ENGINES)}")] = (
-        "local"),
+    engine: Annotated[str, typer.Option(help=f"where the statsforecast fits run: {', '.join(ENGINES)}")] = "local",
     dask_address: Annotated[str | None, typer.Option(
         "--dask-address", envvar="CHIPCAST_DASK_ADDRESS",
         help="Dask scheduler for --engine dask, e.g. tcp://10.0.0.5:8786 (default: a 2-worker LocalCluster)")] = None,
 ) -> None:
-    """Backtest every target, log the run to MLflow and register a `challenger` version."""
+    """Evaluate every target, log the run to MLflow and register a `challenger` version."""
     from forecasting.tracking import get_tracking_settings, log_training
 
     try:
-        runner = make_engine(engine, address=dask_address)
-        with runner:
+        with make_engine(engine, address=dask_address) as runner:
             result = _train_with_progress(series, None, runner)
-    except (UnknownSeriesError, NotEnoughDataError, EngineError) as exc:
+    except USER_ERRORS as exc:
         raise _fail(str(exc)) from None
     settings = get_tracking_settings()
     with console.status("logging to MLflow and registering the model"):
         run = log_training(result, settings, {"engine": engine})
-    summary = Table(title="champions")
-    for c in ("series", "champion", "MASE", "baseline MASE", "drivers"):
+    summary = Table(title="served methods")
+    for c in ("series", "method", "MASE", "best baseline MASE", "origins", "last observation"):
         summary.add_column(c)
     for sid, sm in result.forecaster.models.items():
-        summary.add_row(sid, sm.champion, f"{sm.champion_mase:.3f}", f"{sm.baseline_mase:.3f}",
-                        ",".join(sm.drivers) or "-")
+        summary.add_row(sid, sm.method.name, _fmt(sm.method.mase), _fmt(sm.method.baseline_mase),
+                        str(sm.method.backtest_origins), str(sm.data.last_observation or "-"))
     console.print(summary)
     for sid, why in result.skipped.items():
         console.print(f"[yellow]skipped[/] {sid}: {why}")
@@ -100,20 +119,23 @@ def train_cmd(
 def backtest_cmd(
     series: Annotated[str | None, typer.Argument(help="a target id")] = None,
     all_: Annotated[bool, typer.Option("--all", help="every target")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="evaluate on data published by this date")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Print the leaderboard(s): every model's backtest metrics and which one is champion."""
+    """Print the leaderboard(s): every model and the served combination, scored on the same origins."""
     if not series and not all_:
         raise _fail("give a series id or --all")
+    when = _date(as_of, "--as-of")
     try:
-        result = _train_with_progress(None if all_ else [series or ""], None)
-    except (UnknownSeriesError, NotEnoughDataError) as exc:
+        result = _train_with_progress(None if all_ else [series or ""], when)
+    except USER_ERRORS as exc:
         raise _fail(str(exc)) from None
+    boards = {sid: sm.leaderboard for sid, sm in result.forecaster.models.items() if sm.kind == "fitted"}
     if as_json:
-        typer.echo(json.dumps({sid: bt.leaderboard.to_dicts() for sid, bt in result.backtests.items()}, default=str))
+        typer.echo(json.dumps({sid: b.to_dicts() for sid, b in boards.items()}, default=str))
         return
-    for sid, bt in result.backtests.items():
-        console.print(_leaderboard_table(sid, bt.leaderboard))
+    for sid, board in boards.items():
+        console.print(leaderboard_table(sid, board))
     for sid, why in result.skipped.items():
         console.print(f"[yellow]skipped[/] {sid}: {why}")
 
@@ -125,67 +147,56 @@ def forecast_cmd(
     level: Annotated[list[int] | None, typer.Option("--level", help="interval levels (repeat)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="json or table")] = "table",
 ) -> None:
-    """Select a champion on the data published by --as-of and forecast, with the calendar-year outlook."""
+    """Evaluate the target on the data published by --as-of and forecast, with the calendar-year outlook."""
     if fmt not in ("json", "table"):
         raise _fail("--format must be json or table")
-    try:
-        when = date.fromisoformat(as_of) if as_of else None
-    except ValueError:
-        raise _fail(f"--as-of must be an ISO date (YYYY-MM-DD), got '{as_of}'") from None
-    levels = tuple(level or (80, 95))
+    when = _date(as_of, "--as-of")
+    levels = tuple(level or LEVELS)
     try:
         get_spec(series)
         result = _train_with_progress([series], when)
         if series in result.skipped:
             raise _fail(result.skipped[series])
-        fc = result.forecaster
-        h = horizon or fc.default_horizon(series)
-        frame = fc.forecast(series, h, levels)
-        out = fc.outlook(series) if h == fc.default_horizon(series) else None
-        if out is None:
-            from forecasting.forecaster import outlook
-
-            out = outlook(fc.models[series], h)
-    except (UnknownSeriesError, NotEnoughDataError, ForecastRequestError) as exc:
+        res = result.forecaster.result(series, horizon, levels)
+    except USER_ERRORS as exc:
         raise _fail(str(exc)) from None
-    sm = fc.models[series]
-    used = result.panel.filter(pl.col("unique_id") == series)
-    payload = {
-        "series": series,
-        "unit": get_spec(series).unit,
-        "model": sm.champion,
-        "as_of": fc.meta.as_of,
-        "data_vintage": fc.meta.data_vintage,
-        "last_observation": used["ds"].max().isoformat() if used.height else None,  # type: ignore[union-attr]
-        "last_published": used["published"].max().isoformat() if used.height else None,  # type: ignore[union-attr]
-        "bridged_for_fitting": [d.isoformat() for d in sm.training.bridged],
-        "forecast": frame.with_columns(pl.col("ds").cast(pl.String)).to_dicts(),
-        "outlook": out.to_dicts(),
-    }
     if fmt == "json":
-        typer.echo(json.dumps(payload, indent=2, default=str))
+        # staleness is judged on the day the forecast is made: the as-of date, or today
+        typer.echo(json.dumps(to_dict(res, today=when or date.today()), indent=2))
         return
-    t = Table(title=f"{series} forecast — {sm.champion} (as of {fc.meta.as_of or 'latest'})")
-    cols = [c for c in frame.columns if c not in ("unique_id",)]
-    for c in cols:
+    print_result(res)
+
+
+def print_result(res: ForecastResult) -> None:
+    m, d = res.method, res.data
+    console.print(f"[bold]{res.name}[/] ({res.unit}) — {m.name}: {m.description}")
+    console.print(f"data: last observation {d.last_observation}, published {d.last_published}, next release "
+                  f"expected {d.next_expected_release}; as of {d.as_of}; backtest on {m.backtest_origins} origins")
+    frame = res.frame
+    t = Table(title=f"{res.series_id} forecast (h={res.horizon})")
+    for c in frame.columns[1:]:
         t.add_column(c)
     for r in frame.iter_rows(named=True):
-        t.add_row(*[str(r[c]) if c == "ds" else f"{r[c]:,.2f}" for c in cols])
+        t.add_row(*[str(r[c]) if c == "ds" else f"{r[c]:,.2f}" for c in frame.columns[1:]])
     console.print(t)
     o = Table(title="calendar-year outlook")
-    for c in ("year", "value", "95% interval", "growth %", "published/forecast periods"):
+    for c in ("year", "value", "95% interval", "growth %", "growth 95%", "published/forecast periods"):
         o.add_column(c)
-    for r in out.iter_rows(named=True):
-        g = "-" if r["growth_pct"] is None else f"{r['growth_pct']:+.1f}%"
-        o.add_row(str(r["year"]), f"{r['value']:,.1f}", f"{r['lo-95']:,.1f} .. {r['hi-95']:,.1f}", g,
-                  f"{r['published_periods']}/{r['forecast_periods']}")
+    for y in res.outlook:
+        iv = next((i for i in y.intervals if i.level == max(res.levels)), None)
+        gv = next((i for i in y.growth_intervals if i.level == max(res.levels)), None)
+        o.add_row(str(y.year), f"{y.value:,.1f}", f"{iv.lo:,.1f} .. {iv.hi:,.1f}" if iv else "-",
+                  "-" if y.growth_pct is None else f"{y.growth_pct:+.1f}%",
+                  f"{gv.lo:+.1f} .. {gv.hi:+.1f}" if gv else "-", f"{y.published_periods}/{y.forecast_periods}")
     console.print(o)
+    for note in res.notes:
+        console.print(f"[dim]note:[/] {note}")
 
 
 def promote_cmd(
     force: Annotated[bool, typer.Option("--force", help="promote even if the challenger is worse (logged)")] = False,
 ) -> None:
-    """Move the `champion` alias to the challenger if it beats the champion on the same backtest windows."""
+    """Move the `champion` alias to the challenger if it is at least as good and serves every series."""
     from forecasting.tracking import ModelUnavailableError, promote
 
     try:
@@ -194,7 +205,7 @@ def promote_cmd(
         raise _fail(f"{exc}; run `chipcast train` first") from None
     verb = "[green]promoted[/]" if res.promoted else "[yellow]kept champion[/]"
     console.print(f"{verb}: challenger v{res.challenger} vs champion v{res.champion_before or '-'} — {res.reason}")
-    if not res.promoted and not force:
+    if not res.promoted:
         raise typer.Exit(code=1)
 
 
@@ -208,15 +219,14 @@ def scenario_cmd(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Memory and HBM forecasts under an AI-capex scenario, beside the baseline, from the champion model."""
-    from forecasting.hbm import NAMED_SCENARIOS, ScenarioError, ScenarioSpec, run_scenario
+    from forecasting.hbm import ScenarioError, ScenarioSpec
+    from forecasting.scenarios import run_scenario, scenario_to_dict
     from forecasting.tracking import ModelUnavailableError, load_model
 
     try:
         if name:
-            spec = ScenarioSpec.named(name, target)
+            spec = ScenarioSpec.named(name, list(target or []))
         else:
-            if mode not in ("relative_to_baseline_pct", "yoy_growth_pct", "absolute_usd_m"):
-                raise ScenarioError(f"unknown mode '{mode}'")
             values = {}
             for item in capex or []:
                 year, _, val = item.partition("=")
@@ -225,39 +235,36 @@ def scenario_cmd(
                 except ValueError:
                     raise ScenarioError(f"--capex takes YEAR=VALUE, got '{item}'") from None
             if not values:
-                raise ScenarioError(f"name a scenario ({', '.join(NAMED_SCENARIOS)}) or give --capex YEAR=VALUE")
-            spec = ScenarioSpec(mode=mode, values=values, description="user-supplied capex path")  # type: ignore[arg-type]
-            if target:
-                spec.targets = list(target)
+                raise ScenarioError("name a scenario (bear, base, bull) or give --capex YEAR=VALUE")
+            spec = ScenarioSpec(mode=mode, values=values, targets=list(target or []),  # type: ignore[arg-type]
+                                description="user-supplied capex path")
         spec.hbm_content = hbm_content
         loaded = load_model("champion")
         result = run_scenario(loaded.forecaster, spec)
-    except (ScenarioError, ModelUnavailableError, UnknownSeriesError, ForecastRequestError) as exc:
+    except (ScenarioError, ModelUnavailableError, *USER_ERRORS) as exc:
         raise _fail(str(exc)) from None
+    body = scenario_to_dict(result, loaded.metadata(), today=date.today())
     if as_json:
-        typer.echo(json.dumps(result, indent=2, default=str))
+        typer.echo(json.dumps(body, indent=2))
         return
-    cap = Table(title=f"hyperscaler capex (US$ m): scenario '{spec.name}' — {spec.description}")
+    sc = body["scenario"]
+    cap = Table(title=f"hyperscaler capex (US$ m): scenario '{sc['name']}' — {sc['description']}")
     for c in ("year", "baseline", "scenario", "x"):
         cap.add_column(c)
-    for r in result["capex"]:
-        cap.add_row(str(r["year"]), f"{r['baseline_usd_m']:,.0f}", f"{r['scenario_usd_m']:,.0f}",
-                    f"{r['multiplier']:.2f}")
+    for r in body["capex"]:
+        cap.add_row(str(r["year"]), f"{r['baseline']:,.0f}", f"{r['scenario']:,.0f}", f"{r['multiplier']:.2f}")
     console.print(cap)
-    for sid, res in result["targets"].items():
-        t = Table(title=f"{sid} ({res['unit']}) — {res['model']}")
-        if sid == "hbm_revenue":
-            for c in ("year", "baseline", "scenario", "scenario 95%"):
-                t.add_column(c)
-            for b, s_ in zip(res["baseline"], res["scenario"], strict=True):
-                t.add_row(str(b["year"]), f"{b['value']:,.1f}", f"{s_['value']:,.1f}",
-                          f"{s_['lo-95']:,.1f} .. {s_['hi-95']:,.1f}")
-        else:
-            for c in ("period", "baseline", "scenario", "scenario 95%"):
-                t.add_column(c)
-            for p in res["points"]:
-                t.add_row(p["ds"], f"{p['baseline']:,.1f}", f"{p['value']:,.1f}",
-                          f"{p['lo-95']:,.1f} .. {p['hi-95']:,.1f}")
+    for sid, res in body["targets"].items():
+        t = Table(title=f"{sid} ({res['baseline']['unit']}) — calendar years, baseline vs scenario")
+        for c in ("year", "baseline", "baseline 95%", "scenario", "scenario 95%"):
+            t.add_column(c)
+        scen = {y["year"]: y for y in res["scenario"]["outlook"]}
+        for b in res["baseline"]["outlook"]:
+            s_ = scen.get(b["year"])
+            bi = b["intervals"][-1] if b["intervals"] else None
+            si = s_["intervals"][-1] if s_ and s_["intervals"] else None
+            t.add_row(str(b["year"]), f"{b['value']:,.1f}", f"{bi['lo']:,.1f} .. {bi['hi']:,.1f}" if bi else "-",
+                      f"{s_['value']:,.1f}" if s_ else "-", f"{si['lo']:,.1f} .. {si['hi']:,.1f}" if si else "-")
         console.print(t)
 
 

@@ -30,14 +30,17 @@ from typing import Any, ClassVar, Self
 import polars as pl
 from statsforecast import StatsForecast
 
-from forecasting.models import model_alias
-
 logger = logging.getLogger(__name__)
 
 #: engine names accepted by :func:`make_engine` and ``chipcast train --engine``
 ENGINES: tuple[str, ...] = ("local", "dask")
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+def model_alias(model: Any) -> str:
+    """The column name statsforecast gives a model's forecasts."""
+    return str(getattr(model, "alias", type(model).__name__))
 
 
 class EngineError(ValueError):
@@ -69,8 +72,12 @@ class Engine(ABC):
         """Release what the engine holds (nothing for the local engine)."""
 
     @abstractmethod
-    def statsforecast(self, models: Sequence[Any], freq: str, df: pl.DataFrame) -> StatsForecast:
-        """The orchestrator for ``models``; ``freq`` is chipcast's polars interval (``1mo``, ``3mo``, ``1y``)."""
+    def statsforecast(self, models: Sequence[Any], freq: str, df: pl.DataFrame,
+                      fallback_model: Any = None) -> StatsForecast:
+        """The orchestrator for ``models``; ``freq`` is chipcast's polars interval (``1mo``, ``1q``, ``1y``).
+
+        ``fallback_model`` answers for a model that fails on one series (statsforecast's own mechanism).
+        """
 
     @abstractmethod
     def run(self, call: Callable[[Any], Any], df: pl.DataFrame) -> pl.DataFrame:
@@ -90,8 +97,9 @@ class LocalEngine(Engine):
             raise EngineError(f"n_jobs must be -1 (all cores) or a positive number of processes, got {n_jobs}")
         self.n_jobs = n_jobs
 
-    def statsforecast(self, models: Sequence[Any], freq: str, df: pl.DataFrame) -> StatsForecast:
-        return StatsForecast(models=list(models), freq=freq, n_jobs=self.n_jobs)
+    def statsforecast(self, models: Sequence[Any], freq: str, df: pl.DataFrame,
+                      fallback_model: Any = None) -> StatsForecast:
+        return StatsForecast(models=list(models), freq=freq, n_jobs=self.n_jobs, fallback_model=fallback_model)
 
     def run(self, call: Callable[[Any], Any], df: pl.DataFrame) -> pl.DataFrame:
         out = call(df)
@@ -187,9 +195,10 @@ class DaskEngine(Engine):
     def total_threads(self) -> int:
         return int(sum(self.client.nthreads().values()))
 
-    def statsforecast(self, models: Sequence[Any], freq: str, df: pl.DataFrame) -> StatsForecast:
+    def statsforecast(self, models: Sequence[Any], freq: str, df: pl.DataFrame,
+                      fallback_model: Any = None) -> StatsForecast:
         # workers see pandas frames, so the frequency must be a pandas offset anchored like the data
-        return StatsForecast(models=list(models), freq=pandas_freq(freq, df["ds"]))
+        return StatsForecast(models=list(models), freq=pandas_freq(freq, df["ds"]), fallback_model=fallback_model)
 
     def run(self, call: Callable[[Any], Any], df: pl.DataFrame) -> pl.DataFrame:
         import dask.dataframe as dd
@@ -305,9 +314,13 @@ def bulk_forecast(
     freq: str,
     h: int,
     level: Sequence[int] = (),
+    fallback_model: Any = None,
 ) -> pl.DataFrame:
-    """``StatsForecast.forecast`` of many series sharing one model config: ``unique_id, ds, <model>...``."""
-    sf = engine.statsforecast(models, freq, df)
+    """``StatsForecast.forecast`` of many series sharing one model config: ``unique_id, ds, <model>...``.
+
+    chipcast stacks one series per rolling origin here, so all origins of a target fit in one call.
+    """
+    sf = engine.statsforecast(models, freq, df, fallback_model)
     lv = list(level) or None
     out = engine.run(lambda frame: sf.forecast(df=frame, h=h, level=lv), df)
     return _conform(out, df, models, level, cv=False)

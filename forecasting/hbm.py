@@ -1,4 +1,4 @@
-"""HBM revenue as a transparent structural model, and capex scenarios for memory and HBM.
+"""HBM revenue as a transparent structural series, and capex scenarios for memory and HBM.
 
 There is no long public HBM revenue series, so HBM is not forecast from its own history. Instead:
 
@@ -11,19 +11,22 @@ There is no long public HBM revenue series, so HBM is not forecast from its own 
   years that had happened (TrendForce, Micron) in ``data/raw/memory/hbm_market_figures.csv``; forecasts by
   others are never used as data.
 
-Both parameters carry a range (the spread of their calibration points); Monte Carlo draws them together
-with the capex forecast's own paths, so intervals include driver and parameter uncertainty. HBM is
-proportional to capex by construction, so more capex can never mean less HBM.
+HBM is built as a :class:`~forecasting.artifact.SeriesModel` like any other target: each of the capex
+series' sample paths is totalled per calendar year (the catalog rule) and multiplied by a draw of both
+parameters, so ``hbm_revenue`` has the same forecast, outlook and interval shape as every series.
 
-Memory revenues keep their backtested champion forecasts as the unconditional baseline. Under a capex
-scenario they are scaled by ``(capex_scenario / capex_baseline) ** elasticity``, with the elasticity
-estimated from YoY log growth against capex (OLS, standard error reported) and constrained to be >= 0.
+Scenarios act on the capex path. Every scenario is checked by :func:`validate` (one place; a
+:class:`ScenarioError` becomes a 422 in the API and exit 2 in the CLI). Memory revenues keep their
+backtested forecasts as the baseline and are scaled by ``capex_multiplier ** elasticity`` under a
+scenario, with the elasticity (YoY log growth on capex YoY log growth, OLS, >= 0) sampled from its
+standard error. Annual multipliers are spread over quarters smoothly (:func:`period_multipliers`).
 """
 
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -31,19 +34,35 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from forecasting.forecaster import N_PATHS, SEED, Forecaster, outlook, simulate_paths
-from pipelines.catalog import get_spec
-from pipelines.features import calendar_year_totals
+from forecasting.artifact import Forecaster, SeriesModel
+from forecasting.result import DataStatus, MethodInfo
+from pipelines.catalog import SeriesSpec, get_spec
+from pipelines.features import annual_totals
 
 CAPEX_DRIVER = "capex_hyperscalers_total"
 ACCELERATOR = "nvidia_datacenter_revenue"
+HBM_ID = "hbm_revenue"
 HBM_FILE = "raw/memory/hbm_market_figures.csv"
-OUTLOOK_END_YEAR = 2028
 MEMORY_TARGETS = ("micron_revenue", "skhynix_revenue", "wsts_memory_sales_annual")
+STRUCTURAL = "structural"
+SEED = 20261127
+
+HBM_SPEC = SeriesSpec(
+    id=HBM_ID,
+    name="HBM market revenue, calendar year (modelled)",
+    unit="US$ bn",
+    frequency="annual",  # type: ignore[arg-type]
+    source="structural model: hyperscaler capex x accelerator share x HBM content (see /v1/models/hbm/assumptions)",
+    file="",
+    publication_lag_days=0,
+    annual_agg="sum",
+    loader="structural",
+    notes="Modelled, never published: no history, no backtest.",
+)
 
 
 class ScenarioError(ValueError):
-    """A scenario the model cannot evaluate (unknown target, missing driver forecast, bad path)."""
+    """A scenario the model cannot evaluate; the message states what is allowed."""
 
 
 @dataclass(frozen=True)
@@ -76,11 +95,14 @@ class Elasticity:
     periods: str
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return np.clip(rng.normal(self.value, self.se, n), 0.0, None)
+        se = self.se if math.isfinite(self.se) else 0.0
+        return np.clip(rng.normal(self.value, se, n), 0.0, None)
 
 
 @dataclass
 class HbmAssumptions:
+    """The one description of the HBM model's parameters (stored with the model, served as JSON)."""
+
     accelerator_share: Parameter
     hbm_content: Parameter
     elasticities: dict[str, Elasticity]
@@ -117,8 +139,11 @@ LIMITS = [
 ]
 
 
+# ------------------------------------------------------------------------------------------ calibration
+
+
 def _annual(panel: pl.DataFrame, sid: str) -> dict[int, float]:
-    t = calendar_year_totals(panel, sid)
+    t = annual_totals(panel.filter(pl.col("unique_id") == sid).select("ds", "y"), get_spec(sid))
     return dict(zip(t["year"].to_list(), t["y"].to_list(), strict=True))
 
 
@@ -141,16 +166,8 @@ def hbm_estimates(data_dir: Path) -> pl.DataFrame:
 
 def _ratio_parameter(name: str, unit: str, how: str, points: list[dict[str, Any]]) -> Parameter:
     vals = [p["ratio"] for p in points]
-    return Parameter(
-        name=name,
-        value=float(np.mean(vals)),
-        low=float(min(vals)),
-        high=float(max(vals)),
-        unit=unit,
-        how=how,
-        sources=sorted({str(p["source"]) for p in points}),
-        calibration=points,
-    )
+    return Parameter(name=name, value=float(np.mean(vals)), low=float(min(vals)), high=float(max(vals)), unit=unit,
+                     how=how, sources=sorted({str(p["source"]) for p in points}), calibration=points)
 
 
 def yoy_elasticity(panel: pl.DataFrame, target: str, driver: str) -> Elasticity:
@@ -159,7 +176,7 @@ def yoy_elasticity(panel: pl.DataFrame, target: str, driver: str) -> Elasticity:
 
     def yoy(sid: str) -> pl.DataFrame:
         if spec.frequency == "annual" and get_spec(sid).frequency != "annual":
-            t = calendar_year_totals(panel, sid)
+            t = annual_totals(panel.filter(pl.col("unique_id") == sid).select("ds", "y"), get_spec(sid))
             s = t.select(pl.date(pl.col("year"), 1, 1).alias("ds"), "y")
         else:
             s = panel.filter(pl.col("unique_id") == sid).select("ds", "y")
@@ -175,31 +192,30 @@ def yoy_elasticity(panel: pl.DataFrame, target: str, driver: str) -> Elasticity:
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
     resid = y - X @ beta
     se = math.sqrt(float(resid @ resid) / (n - 2) * float(np.linalg.inv(X.T @ X)[1, 1]))
-    first, last = j["ds"].min(), j["ds"].max()
-    periods = f"{first!s}..{last!s}"
-    return Elasticity(target, driver, max(0.0, float(beta[1])), float(beta[1]), se, n, periods)
+    return Elasticity(target, driver, max(0.0, float(beta[1])), float(beta[1]), se, n,
+                      f"{j['ds'].min()!s}..{j['ds'].max()!s}")
 
 
 def calibrate(panel: pl.DataFrame, data_dir: Path) -> HbmAssumptions:
-    """Parameters from the panel and the dated HBM estimates; each keeps its calibration points."""
+    """Parameters from the (as-of) panel and the dated HBM estimates; each keeps its calibration points."""
     capex = _annual(panel, CAPEX_DRIVER)
     accel = _annual(panel, ACCELERATOR)
+    common = set(capex) & set(accel)
+    if not common:
+        raise ScenarioError("not enough published data to calibrate the HBM model")
     share_points = [
         {"year": y, "ratio": accel[y] / capex[y], "nvidia_dc_usd_m": accel[y], "capex_usd_m": capex[y],
          "source": "panel: nvidia_datacenter_revenue / capex_hyperscalers_total"}
-        for y in sorted(set(capex) & set(accel))
-        if y >= max(set(capex) & set(accel)) - 1
+        for y in sorted(common) if y >= max(common) - 1
     ]
     est = hbm_estimates(data_dir)
     content_points = [
         {"year": int(r["year"]), "ratio": r["value"] * 1000.0 / accel[int(r["year"])], "hbm_usd_bn": r["value"],
          "estimate_by": r["entity"], "stated": r["date"], "source": r["source"]}
-        for r in est.iter_rows(named=True)
-        if int(r["year"]) in accel
+        for r in est.iter_rows(named=True) if int(r["year"]) in accel
     ]
-    if not share_points or not content_points:
-        raise ScenarioError("not enough published data to calibrate the HBM model")
-    elasticities = {t: yoy_elasticity(panel, t, CAPEX_DRIVER) for t in MEMORY_TARGETS}
+    if not content_points:
+        raise ScenarioError("no dated HBM market estimate overlaps the published NVIDIA data")
     return HbmAssumptions(
         accelerator_share=_ratio_parameter(
             "accelerator_share", "NVIDIA DC revenue per US$ of hyperscaler capex",
@@ -207,156 +223,102 @@ def calibrate(panel: pl.DataFrame, data_dir: Path) -> HbmAssumptions:
         hbm_content=_ratio_parameter(
             "hbm_content", "HBM revenue per US$ of NVIDIA DC revenue",
             "dated HBM market-size estimates / NVIDIA DC revenue of the same calendar year", content_points),
-        elasticities=elasticities,
+        elasticities={t: yoy_elasticity(panel, t, CAPEX_DRIVER) for t in MEMORY_TARGETS},
         limits=list(LIMITS),
     )
 
 
+# ------------------------------------------------------------------------------------------ capex per year
+
+
+def annual_paths(sm: SeriesModel) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """(complete calendar years, point totals, sample totals n x years) of a series' forecast years.
+
+    Published periods of a partly published year are added to every path (the catalog's annual rule).
+    """
+    years = sorted({d.year for d in sm.dates()})
+    out = sm.outlook(years=len(years))
+    got = [y.year for y in out]
+    if not got:
+        return [], np.empty(0), np.empty((sm.paths.shape[0], 0))
+    n = sm.paths.shape[0]
+    dates = sm.dates()
+    hist = sm.history.filter(pl.col("ds").dt.year().is_in(got)).select("ds", "y")
+    sample = pl.DataFrame({"sample_id": np.repeat(np.arange(n), len(dates)), "ds": dates * n,
+                           "y": sm.paths.reshape(-1)}, schema={"sample_id": pl.Int64, "ds": pl.Date, "y": pl.Float64})
+    hist_s = hist.join(pl.DataFrame({"sample_id": np.arange(n)}, schema={"sample_id": pl.Int64}), how="cross")
+    tot = annual_totals(pl.concat([hist_s.select("sample_id", "ds", "y"), sample]), sm.spec, by=("sample_id",))
+    tot = tot.filter(pl.col("year").is_in(got))
+    mat = tot.pivot(on="year", index="sample_id", values="y").sort("sample_id").select([str(y) for y in got])
+    return got, np.array([y.value for y in out]), mat.to_numpy()
+
+
+def hbm_series(fc: Forecaster, assumptions: HbmAssumptions, multipliers: dict[int, float] | None = None,
+               hbm_content: float | None = None, seed: int = SEED) -> SeriesModel:
+    """HBM revenue per calendar year as a series model: capex totals x sampled share x sampled content."""
+    capex = fc.series(CAPEX_DRIVER)
+    years, _, totals = annual_paths(capex)
+    if not years:
+        raise ScenarioError(f"the {CAPEX_DRIVER} forecast completes no calendar year")
+    if multipliers:
+        totals = totals * np.array([multipliers.get(y, 1.0) for y in years])[None, :]
+    n = totals.shape[0]
+    rng = np.random.default_rng(seed)
+    share = assumptions.accelerator_share.sample(rng, n)
+    content = np.full(n, hbm_content) if hbm_content is not None else assumptions.hbm_content.sample(rng, n)
+    paths = totals * (share * content)[:, None] / 1000.0
+    method = MethodInfo(
+        name=STRUCTURAL, description=assumptions.formula, scale="level",
+        intervals=(f"percentiles of {n} draws: the capex forecast's sample paths x triangular draws of "
+                   "accelerator_share and hbm_content over their calibration ranges"),
+    )
+    data = DataStatus(capex.data.last_observation, capex.data.last_published, capex.data.next_expected_release,
+                      capex.data.as_of, (), "latest", HBM_SPEC.source)
+    return SeriesModel(spec=HBM_SPEC, kind="structural", method=method, data=data,
+                       history=pl.DataFrame(schema={"ds": pl.Date, "y": pl.Float64}), start=date(years[0], 1, 1),
+                       point=np.median(paths, axis=0), paths=paths, n_eff=capex.n_eff,
+                       notes=["HBM revenue is modelled, never published: see /v1/models/hbm/assumptions"])
+
+
+def attach_hbm(fc: Forecaster, panel: pl.DataFrame, data_dir: Path) -> str | None:
+    """Calibrate HBM and add ``hbm_revenue`` to the forecaster; returns why not, if it cannot."""
+    if CAPEX_DRIVER not in fc.models or ACCELERATOR not in panel["unique_id"].unique().to_list():
+        return f"the HBM model needs {CAPEX_DRIVER} among the trained targets"
+    try:
+        assumptions = calibrate(panel, data_dir)
+        fc.models[HBM_ID] = hbm_series(fc, assumptions)
+    except ScenarioError as exc:
+        return str(exc)
+    fc.hbm = assumptions.to_dict()
+    return None
+
+
+def assumptions_of(fc: Forecaster) -> HbmAssumptions:
+    if fc.hbm is None:
+        raise ScenarioError("this model has no HBM calibration (train it with capex_hyperscalers_total)")
+    return HbmAssumptions.from_dict(fc.hbm)
+
+
 # ------------------------------------------------------------------------------------------ scenarios
 
-
 ScenarioMode = Literal["relative_to_baseline_pct", "yoy_growth_pct", "absolute_usd_m"]
+MODES: tuple[str, ...] = ("relative_to_baseline_pct", "yoy_growth_pct", "absolute_usd_m")
+#: inclusive bounds per mode (absolute paths: as a multiple of the baseline year); stated in every 422
+BOUNDS: dict[str, tuple[float, float]] = {
+    "relative_to_baseline_pct": (-75.0, 200.0),
+    "yoy_growth_pct": (-50.0, 150.0),
+    "absolute_usd_m": (0.25, 4.0),
+}
+HBM_CONTENT_BOUNDS: tuple[float, float] = (0.02, 0.5)
 
 NAMED_SCENARIOS: dict[str, dict[str, Any]] = {
     "bear": {"mode": "relative_to_baseline_pct", "values": {"2026": -15, "2027": -30, "2028": -40},
              "description": "AI capex undershoots the baseline forecast: -15% in 2026, -30% in 2027, -40% in 2028"},
     "base": {"mode": "relative_to_baseline_pct", "values": {},
-             "description": "the capex champion forecast (unconditional baseline)"},
+             "description": "the capex forecast itself (the unconditional baseline)"},
     "bull": {"mode": "relative_to_baseline_pct", "values": {"2026": 15, "2027": 30, "2028": 40},
              "description": "AI capex overshoots the baseline forecast: +15% in 2026, +30% in 2027, +40% in 2028"},
 }
-
-
-@dataclass
-class CapexPath:
-    """Annual capex under the baseline and the scenario, and their ratio per year."""
-
-    baseline: dict[int, float]
-    scenario: dict[int, float]
-    published: dict[int, float]
-
-    def multiplier(self, year: int) -> float:
-        if year not in self.baseline:
-            return 1.0
-        return self.scenario[year] / self.baseline[year]
-
-
-def horizon_through(fc: Forecaster, series_id: str, year: int) -> int:
-    """Periods from the series' last observation to the end of ``year`` (quarterly series)."""
-    last = fc.series(series_id).training.df["ds"].max()
-    assert isinstance(last, date)
-    return (year - last.year) * 4 + (12 - last.month) // 3
-
-
-def _capex_baseline(fc: Forecaster, years: list[int]) -> dict[int, float]:
-    out = outlook(fc.series(CAPEX_DRIVER), horizon_through(fc, CAPEX_DRIVER, OUTLOOK_END_YEAR))
-    got = dict(zip(out["year"].to_list(), out["value"].to_list(), strict=True))
-    return {y: float(got[y]) for y in years if y in got}
-
-
-def _year_index(dates: list[date]) -> np.ndarray:
-    return np.array([d.year for d in dates])
-
-
-def hbm_paths(fc: Forecaster, assumptions: HbmAssumptions, path: CapexPath | None = None,
-              n: int = N_PATHS, seed: int = SEED, hbm_content: float | None = None) -> dict[int, np.ndarray]:
-    """Monte Carlo HBM revenue (US$ bn) per year: capex paths x sampled parameters (x scenario multiplier)."""
-    sm = fc.series(CAPEX_DRIVER)
-    h = horizon_through(fc, CAPEX_DRIVER, OUTLOOK_END_YEAR)
-    paths = simulate_paths(sm, h, n, seed)
-    fdates = fc.forecast(CAPEX_DRIVER, h)["ds"].to_list()
-    years = _year_index(fdates)
-    hist = sm.training.df
-    rng = np.random.default_rng(seed + 1)
-    share = assumptions.accelerator_share.sample(rng, n)
-    content = np.full(n, hbm_content) if hbm_content is not None else assumptions.hbm_content.sample(rng, n)
-    out: dict[int, np.ndarray] = {}
-    for y in sorted(set(years)):
-        published = float(hist.filter(pl.col("ds").dt.year() == y)["y"].sum())
-        n_pub = hist.filter(pl.col("ds").dt.year() == y).height
-        if n_pub + int((years == y).sum()) != 4:
-            continue
-        total = published + paths[:, years == y].sum(axis=1)
-        if path is not None:
-            total = total * path.multiplier(y)
-        out[int(y)] = total * share * content / 1000.0
-    return out
-
-
-def summarise_paths(samples: dict[int, np.ndarray], levels: tuple[int, ...] = (80, 95)) -> list[dict[str, Any]]:
-    rows = []
-    for y, s in sorted(samples.items()):
-        row: dict[str, Any] = {"year": y, "value": float(np.median(s)), "mean": float(np.mean(s))}
-        for lv in levels:
-            a = (100 - lv) / 2
-            lo, hi = np.percentile(s, [a, 100 - a])
-            row[f"lo-{lv}"], row[f"hi-{lv}"] = float(lo), float(hi)
-        if y - 1 in samples:
-            g = samples[y] / samples[y - 1] - 1
-            row["growth_pct"] = float(100 * np.median(g))
-        rows.append(row)
-    return rows
-
-
-def memory_scenario(fc: Forecaster, assumptions: HbmAssumptions, target: str, path: CapexPath,
-                    n: int = N_PATHS, seed: int = SEED) -> dict[str, Any]:
-    """Baseline champion forecast and the capex-conditional one for a memory target, per period and year."""
-    if target not in assumptions.elasticities:
-        raise ScenarioError(f"no capex-conditional model for {target}; scenario targets: "
-                            f"{', '.join([*MEMORY_TARGETS, 'hbm_revenue'])}")
-    sm = fc.series(target)
-    el = assumptions.elasticities[target]
-    h = fc.default_horizon(target)
-    base = fc.forecast(target, h)
-    dates = base["ds"].to_list()
-    paths = simulate_paths(sm, h, n, seed)
-    rng = np.random.default_rng(seed + 2)
-    beta = el.sample(rng, n)
-    mult = np.array([path.multiplier(d.year) for d in dates])
-    cond = paths * np.power(mult[None, :], beta[:, None])
-    point = base[sm.champion].to_numpy() * np.power(mult, el.value)
-    rows = []
-    for i, d in enumerate(dates):
-        lo80, hi80, lo95, hi95 = np.percentile(cond[:, i], [10, 90, 2.5, 97.5])
-        rows.append({"ds": d.isoformat(), "baseline": float(base[sm.champion][i]), "value": float(point[i]),
-                     "lo-80": float(lo80), "hi-80": float(hi80), "lo-95": float(lo95), "hi-95": float(hi95),
-                     "capex_multiplier": float(mult[i])})
-    return {"series_id": target, "model": sm.champion, "unit": get_spec(target).unit,
-            "elasticity": asdict(el), "points": rows}
-
-
-# ------------------------------------------------------------------------------------------ entry points
-
-HBM_ID = "hbm_revenue"
-
-
-def assumptions_of(fc: Forecaster) -> HbmAssumptions:
-    if fc.hbm is None:
-        raise ScenarioError("this model has no HBM calibration (train with capex_hyperscalers_total)")
-    return HbmAssumptions.from_dict(fc.hbm)
-
-
-def published_capex(fc: Forecaster) -> dict[int, float]:
-    """Complete calendar years of published capex from the capex model's own training data."""
-    df = fc.series(CAPEX_DRIVER).training.df
-    years = df.group_by(pl.col("ds").dt.year().alias("year")).agg(pl.col("y").sum(), pl.len().alias("n"))
-    years = years.filter(pl.col("n") == 4)
-    return dict(zip(years["year"].to_list(), years["y"].to_list(), strict=True))
-
-
-def hbm_outlook(fc: Forecaster, hbm_content: float | None = None) -> list[dict[str, Any]]:
-    """Baseline HBM revenue per year with intervals (stored at train time; recomputed for overrides)."""
-    assumptions = assumptions_of(fc)
-    if hbm_content is None and fc.hbm is not None and "baseline_outlook" in fc.hbm:
-        return list(fc.hbm["baseline_outlook"])
-    return summarise_paths(hbm_paths(fc, assumptions, None, hbm_content=hbm_content))
-
-
-def attach_baseline_outlook(fc: Forecaster) -> None:
-    """Precompute the HBM baseline so serving it never simulates (called at train time)."""
-    if fc.hbm is None or CAPEX_DRIVER not in fc.models:
-        return
-    fc.hbm = {**fc.hbm, "baseline_outlook": summarise_paths(hbm_paths(fc, assumptions_of(fc)))}
 
 
 @dataclass
@@ -364,9 +326,10 @@ class ScenarioSpec:
     name: str = "custom"
     mode: ScenarioMode = "relative_to_baseline_pct"
     values: dict[int, float] = field(default_factory=dict)
-    targets: list[str] = field(default_factory=lambda: [*MEMORY_TARGETS, HBM_ID])
+    targets: list[str] = field(default_factory=list)
     hbm_content: float | None = None
     description: str = ""
+    sources: list[str] = field(default_factory=list)
 
     @classmethod
     def named(cls, name: str, targets: list[str] | None = None) -> ScenarioSpec:
@@ -374,68 +337,131 @@ class ScenarioSpec:
             raise ScenarioError(f"unknown scenario '{name}'; named scenarios: {', '.join(NAMED_SCENARIOS)}")
         d = NAMED_SCENARIOS[name]
         return cls(name=name, mode=d["mode"], values={int(k): float(v) for k, v in d["values"].items()},
-                   targets=targets or [*MEMORY_TARGETS, HBM_ID], description=d["description"])
+                   targets=list(targets or []), description=d["description"], sources=list(d.get("sources", [])))
 
 
-def run_scenario(fc: Forecaster, spec: ScenarioSpec) -> dict[str, Any]:
-    """Memory and HBM forecasts under a capex scenario beside the baseline, with the assumptions echoed."""
-    assumptions = assumptions_of(fc)
-    unknown = [t for t in spec.targets if t not in (*MEMORY_TARGETS, HBM_ID)]
+def scenario_targets(fc: Forecaster) -> list[str]:
+    """Targets a scenario can condition with this model: its memory targets, then HBM."""
+    return [t for t in MEMORY_TARGETS if t in fc.models] + ([HBM_ID] if HBM_ID in fc.models else [])
+
+
+def scenario_years(fc: Forecaster) -> list[int]:
+    """Calendar years a capex path may set: those the capex forecast completes."""
+    return annual_paths(fc.series(CAPEX_DRIVER))[0]
+
+
+def validate(fc: Forecaster, spec: ScenarioSpec) -> ScenarioSpec:
+    """The one scenario check: mode, targets, years and bounds. Returns the spec with targets resolved."""
+    if fc.hbm is None or CAPEX_DRIVER not in fc.models:
+        raise ScenarioError(f"this model cannot run capex scenarios: it was trained without {CAPEX_DRIVER}")
+    if spec.mode not in MODES:
+        raise ScenarioError(f"unknown mode '{spec.mode}'; modes: {', '.join(MODES)}")
+    allowed = scenario_targets(fc)
+    targets = list(dict.fromkeys(spec.targets)) or allowed
+    unknown = [t for t in targets if t not in allowed]
     if unknown:
-        raise ScenarioError(f"no capex-conditional model for {', '.join(unknown)}; scenario targets: "
-                            f"{', '.join([*MEMORY_TARGETS, HBM_ID])}")
-    if spec.hbm_content is not None and not 0 < spec.hbm_content < 1:
-        raise ScenarioError("hbm_content must be between 0 and 1 (HBM revenue per US$ of NVIDIA DC revenue)")
-    path = _capex_path(fc, spec.mode, spec.values)
-    out: dict[str, Any] = {
-        "scenario": {"name": spec.name, "mode": spec.mode, "values": {str(k): v for k, v in spec.values.items()},
-                     "description": spec.description},
-        "capex": [{"year": y, "baseline_usd_m": path.baseline[y], "scenario_usd_m": path.scenario[y],
-                   "multiplier": path.multiplier(y)} for y in sorted(path.baseline)],
-        "assumptions": assumptions.to_dict(),
-        "targets": {},
-    }
-    for t in spec.targets:
-        if t == HBM_ID:
-            out["targets"][t] = {
-                "series_id": HBM_ID,
-                "unit": "US$ bn",
-                "model": "structural (capex x accelerator_share x hbm_content)",
-                "baseline": hbm_outlook(fc, spec.hbm_content),  # stored at train time unless overridden
-                "scenario": summarise_paths(hbm_paths(fc, assumptions, path, hbm_content=spec.hbm_content)),
-            }
-        else:
-            if t not in fc.models:
-                raise ScenarioError(f"{t} is not in this model")
-            out["targets"][t] = memory_scenario(fc, assumptions, t, path)
+        raise ScenarioError(f"no capex-conditional model for {', '.join(t[:64] for t in unknown)}; "
+                            f"scenario targets: {', '.join(allowed)}")
+    years = scenario_years(fc)
+    bad_years = sorted(y for y in spec.values if y not in years)
+    if bad_years:
+        raise ScenarioError(f"scenario years {bad_years} are outside the forecast years {years}")
+    lo, hi = BOUNDS[spec.mode]
+    out = [f"{y}={v:g}" for y, v in spec.values.items() if not (math.isfinite(v) and lo <= v <= hi)]
+    if spec.mode == "absolute_usd_m":
+        base = dict(zip(years, annual_paths(fc.series(CAPEX_DRIVER))[1], strict=True))
+        out = [f"{y}={v:g}" for y, v in spec.values.items()
+               if not (math.isfinite(v) and lo * base[y] <= v <= hi * base[y])]
+        if out:
+            raise ScenarioError(f"absolute capex values must lie between {lo}x and {hi}x the baseline year; "
+                                f"out of bounds: {', '.join(out)}")
+    elif out:
+        raise ScenarioError(f"{spec.mode} values must lie between {lo:g} and {hi:g}; out of bounds: {', '.join(out)}")
+    if spec.hbm_content is not None:
+        clo, chi = HBM_CONTENT_BOUNDS
+        if not (math.isfinite(spec.hbm_content) and clo <= spec.hbm_content <= chi):
+            raise ScenarioError(f"hbm_content must lie between {clo} and {chi} (HBM revenue per US$ of NVIDIA "
+                                f"data-center revenue; calibrated range "
+                                f"{assumptions_of(fc).hbm_content.low:.3f}..{assumptions_of(fc).hbm_content.high:.3f})")
+    return replace(spec, targets=targets)
+
+
+@dataclass
+class CapexPath:
+    years: list[int]
+    baseline: dict[int, float]
+    scenario: dict[int, float]
+
+    def multiplier(self, year: int) -> float:
+        return self.scenario[year] / self.baseline[year] if year in self.baseline else 1.0
+
+
+def capex_path(fc: Forecaster, spec: ScenarioSpec) -> CapexPath:
+    """Annual baseline (the capex forecast) and the scenario's annual capex."""
+    capex = fc.series(CAPEX_DRIVER)
+    years, point, _ = annual_paths(capex)
+    baseline = dict(zip(years, map(float, point), strict=True))
+    published = annual_totals(capex.history, capex.spec)
+    prev = float(published["y"][-1]) if published.height and int(published["year"][-1]) == years[0] - 1 else None
+    scenario = dict(baseline)
+    for y in years:
+        if y in spec.values:
+            v = float(spec.values[y])
+            if spec.mode == "relative_to_baseline_pct":
+                scenario[y] = baseline[y] * (1 + v / 100)
+            elif spec.mode == "absolute_usd_m":
+                scenario[y] = v
+            else:
+                base_prev = prev if prev is not None else baseline[y] / (1 + v / 100)
+                scenario[y] = base_prev * (1 + v / 100)
+        elif spec.mode == "yoy_growth_pct" and any(k < y for k in spec.values) and y - 1 in scenario:
+            # after the last stated year the baseline's own growth continues from the scenario level
+            scenario[y] = scenario[y - 1] * baseline[y] / baseline[y - 1]
+        prev = scenario[y]
+    return CapexPath(years, baseline, scenario)
+
+
+def period_multipliers(dates: list[date], annual: dict[int, float]) -> np.ndarray:
+    """Per-period multipliers from annual ones, smooth across year ends.
+
+    Log multipliers are interpolated linearly between mid-years (flat before the first and after the last
+    scenario year), then each year's periods are rescaled so their mean multiplier equals the year's:
+    no step from the multiplier alone at 31 December, and each year's level still matches its multiplier
+    (exactly for equal-sized periods of one year).
+    """
+    if not dates:
+        return np.empty(0)
+    years = sorted(annual)
+    if not years:
+        return np.ones(len(dates))
+    t = np.array([d.year + (d.month - 0.5) / 12 for d in dates])
+    mids = np.array([y + 0.5 for y in years])
+    logm = np.interp(t, mids, np.log([annual[y] for y in years]))
+    m = np.exp(logm)
+    out = m.copy()
+    for y in years:
+        idx = [i for i, d in enumerate(dates) if d.year == y]
+        if idx:
+            out[idx] = m[idx] * annual[y] / m[idx].mean()
     return out
 
 
-def _capex_path(fc: Forecaster, mode: ScenarioMode, values: dict[int, float]) -> CapexPath:
-    published = published_capex(fc)
-    base_years = list(range(max(published) + 1, OUTLOOK_END_YEAR + 1))
-    baseline = _capex_baseline(fc, base_years)
-    return _apply(mode, values, baseline, published, base_years)
-
-
-def _apply(mode: ScenarioMode, values: dict[int, float], baseline: dict[int, float], published: dict[int, float],
-           base_years: list[int]) -> CapexPath:
-    missing = [y for y in base_years if y not in baseline]
-    if missing:
-        raise ScenarioError(f"the capex forecast does not cover {missing}")
-    bad = [y for y in values if y not in baseline]
-    if bad:
-        raise ScenarioError(f"scenario years {bad} are outside the forecast years {base_years}")
-    scenario = dict(baseline)
-    prev = published[max(published)]
-    for y in base_years:
-        if y in values:
-            v = float(values[y])
-            scenario[y] = {"relative_to_baseline_pct": baseline[y] * (1 + v / 100),
-                           "yoy_growth_pct": prev * (1 + v / 100), "absolute_usd_m": v}[mode]
-        elif mode == "yoy_growth_pct" and any(k < y for k in values):
-            scenario[y] = scenario[y - 1] * baseline[y] / baseline.get(y - 1, published.get(y - 1, baseline[y]))
-        if not scenario[y] > 0:
-            raise ScenarioError(f"capex in {y} would be {scenario[y]:,.0f} US$ m; it must stay positive")
-        prev = scenario[y]
-    return CapexPath(baseline=baseline, scenario=scenario, published=published)
+def scenario_series(fc: Forecaster, target: str, path: CapexPath, spec: ScenarioSpec,
+                    seed: int = SEED) -> SeriesModel:
+    """The target's series model under the scenario (a copy; the stored baseline is never touched)."""
+    assumptions = assumptions_of(fc)
+    annual = {y: path.multiplier(y) for y in path.years}
+    if target == HBM_ID:
+        return hbm_series(fc, assumptions, annual, spec.hbm_content, seed)
+    base = fc.series(target)
+    el = assumptions.elasticities[target]
+    mult = period_multipliers(base.dates(), annual)
+    rng = np.random.default_rng(seed + 2)
+    beta = el.sample(rng, base.paths.shape[0])
+    out = copy.copy(base)
+    out.paths = base.paths * np.power(mult[None, :], beta[:, None])
+    out.point = base.point * np.power(mult, el.value)
+    out.method = replace(base.method, name=f"{base.method.name} x capex_multiplier^elasticity",
+                         description=(f"{base.method.description}; under the scenario scaled by "
+                                      f"(capex scenario / baseline) ** {el.value:.2f} (se {el.se:.2f})"))
+    return out

@@ -1,93 +1,120 @@
-"""Fan charts: the picture people look at before they read a table."""
+"""Fan charts: the picture people look at before they read a table.
+
+One chart for every series (HBM included): published history with gaps left as gaps, a marker on the
+last actual, the point forecast with its 80/95% bands, and a footnote with the source and the data date.
+"""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import Any
+from datetime import date
 
 import matplotlib
 
 matplotlib.use("Agg")
+from typing import TYPE_CHECKING
+
 import matplotlib.pyplot as plt
 import polars as pl
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from forecasting.result import POINT
+from pipelines.catalog import Frequency
+
+if TYPE_CHECKING:
+    from forecasting.artifact import SeriesModel
 
 INK = "#1f2937"
 FC = "#2563eb"
+MUTED = "#6b7280"
 
 
-def _finish_png(fig: Figure, ax: Axes, title: str, unit: str) -> bytes:
-    """Title, axis label, grid and legend the same way for every chart; returns PNG bytes."""
-    ax.set_title(title, fontsize=11)
-    ax.set_ylabel(unit)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+def _thousands(x: float, _pos: int) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.1f}" if abs(x) >= 1 else f"{x:,.2f}"
 
 
 def fan_chart_png(
     history: pl.DataFrame,
     forecast: pl.DataFrame,
-    model: str,
     *,
     title: str,
     unit: str,
+    frequency: Frequency | str = Frequency.MONTHLY,
+    last_actual: date | None = None,
+    footnote: str | None = None,
+    nonnegative: bool = True,
     history_periods: int = 60,
-) -> bytes:
-    """History, point forecast and 80/95% bands as PNG bytes (history: ds, y; forecast: Nixtla columns)."""
-    hist = history.sort("ds").tail(history_periods)
-    fig, ax = plt.subplots(figsize=(9, 4.2), dpi=100)
-    try:
-        ax.plot(hist["ds"].to_list(), hist["y"].to_list(), color=INK, lw=1.6, label="published")
-        x = forecast["ds"].to_list()
-        for level, alpha in ((95, 0.18), (80, 0.32)):
-            lo, hi = f"{model}-lo-{level}", f"{model}-hi-{level}"
-            if lo in forecast.columns and hi in forecast.columns:
-                ax.fill_between(x, forecast[lo].to_list(), forecast[hi].to_list(), color=FC, alpha=alpha,
-                                lw=0, label=f"{level}% interval")
-        ax.plot(x, forecast[model].to_list(), color=FC, lw=1.8, label=f"forecast ({model})")
-        fig.autofmt_xdate()
-        return _finish_png(fig, ax, title, unit)
-    finally:
-        plt.close(fig)
-
-
-def yearly_fan_png(
-    rows: Sequence[dict[str, Any]],
-    *,
-    title: str,
-    unit: str,
     estimates: Sequence[tuple[int, float, str]] = (),
 ) -> bytes:
-    """Median per year with 95% and 80% interval bars, for a modelled series with no published history
-    (HBM); ``estimates`` (year, value, by) are the dated calibration points, drawn as markers.
+    """History (``ds, y``), the forecast (``ds, forecast, forecast-lo-<l>, forecast-hi-<l>``) and its bands.
 
-    ``rows`` use the yearly keys ``year``, ``value``, ``lo-80``, ``hi-80``, ``lo-95``, ``hi-95``.
+    Missing periods inside the history are drawn as breaks in the line, never bridged. ``estimates``
+    (year, value, by) are dated calibration points (HBM), drawn as markers.
     """
-    fig, ax = plt.subplots(figsize=(9, 4.2), dpi=100)
+    freq = Frequency(frequency)
+    hist = history.sort("ds").tail(history_periods)
+    if hist.height > 1:
+        lo_ds, hi_ds = hist["ds"].min(), hist["ds"].max()
+        assert isinstance(lo_ds, date) and isinstance(hi_ds, date)
+        grid = pl.DataFrame({"ds": pl.date_range(lo_ds, hi_ds, freq.interval, eager=True)})
+        hist = grid.join(hist, on="ds", how="left")
+    fig, ax = plt.subplots(figsize=(9, 4.4), dpi=100)
     try:
-        years = [int(r["year"]) for r in rows]
-        for level, width, alpha in ((95, 0.36, 0.18), (80, 0.22, 0.40)):
-            lo = [float(r[f"lo-{level}"]) for r in rows]
-            hi = [float(r[f"hi-{level}"]) for r in rows]
-            ax.bar(years, [h - low for low, h in zip(lo, hi, strict=True)], bottom=lo, width=width, color=FC,
-                   alpha=alpha, lw=0, label=f"{level}% interval")
-        ax.plot(years, [float(r["value"]) for r in rows], "o-", color=FC, lw=1.8, label="median (modelled)")
+        if hist.height:
+            ax.plot(hist["ds"].to_list(), [float("nan") if v is None else v for v in hist["y"].to_list()],
+                    color=INK, lw=1.6, label="published")
+        x = forecast["ds"].to_list()
+        for level, alpha in ((95, 0.18), (80, 0.32)):
+            lo, hi = f"{POINT}-lo-{level}", f"{POINT}-hi-{level}"
+            if lo in forecast.columns and hi in forecast.columns:
+                ax.fill_between(x, forecast[lo].to_list(), forecast[hi].to_list(), color=FC, alpha=alpha, lw=0,
+                                label=f"{level}% interval")
+        ax.plot(x, forecast[POINT].to_list(), color=FC, lw=1.8, marker="o" if len(x) < 6 else None,
+                label="forecast")
+        if last_actual is not None and hist.height:
+            marker = hist.drop_nulls("y").filter(pl.col("ds") <= last_actual).tail(1)
+            if marker.height:
+                when, value = marker.row(0)
+                ax.axvline(when, color=MUTED, lw=0.8, ls="--")
+                ax.plot([when], [value], "o", color=INK, ms=4)
+                ax.annotate(f"last actual {when:%Y-%m}", (when, value), textcoords="offset points", xytext=(-6, 8),
+                            ha="right", fontsize=7, color=MUTED)
         if estimates:
-            ax.scatter([e[0] for e in estimates], [e[1] for e in estimates], marker="D", s=28, color=INK, zorder=3,
-                       label="dated market-size estimates (calibration)")
-            for year, value, by in estimates:
-                ax.annotate(by, (year, value), textcoords="offset points", xytext=(6, -3), fontsize=7, color=INK)
-        all_years = sorted({*years, *(e[0] for e in estimates)})
-        if all_years:
-            ax.set_xticks(all_years, [str(y) for y in all_years])
-            ax.set_xlim(min(all_years) - 0.6, max(all_years) + 0.6)
-        ax.set_ylim(bottom=0)
-        return _finish_png(fig, ax, title, unit)
+            when = [date(e[0], 1, 1) for e in estimates]
+            ax.scatter(when, [e[1] for e in estimates], marker="D", s=26,  # type: ignore[arg-type]
+                       color=INK, zorder=3, label="dated estimates (calibration)")
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+        ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
+        if nonnegative:
+            ax.set_ylim(bottom=0)
+        ax.set_title(title, fontsize=11)
+        ax.set_ylabel(unit)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
+        fig.autofmt_xdate()
+        if footnote:
+            fig.text(0.01, 0.01, footnote, fontsize=7, color=MUTED, ha="left", va="bottom")
+        fig.tight_layout(rect=(0, 0.04 if footnote else 0, 1, 1))
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        return buf.getvalue()
     finally:
         plt.close(fig)
+
+
+def series_fan_chart(sm: SeriesModel, h: int | None = None, version: str | None = None,
+                     estimates: Sequence[tuple[int, float, str]] = ()) -> bytes:
+    """The fan chart of a served series at its default horizon, with source and data date in the footnote."""
+    res = sm.result(h)
+    data = sm.data
+    parts = [f"Source: {sm.spec.source}"[:110]]
+    if data.last_observation:
+        parts.append(f"last actual {data.last_observation:%Y-%m} (published {data.last_published})")
+    if data.as_of:
+        parts.append(f"data as of {data.as_of}")
+    if version:
+        parts.append(f"model v{version}")
+    return fan_chart_png(sm.history, res.frame, title=f"{sm.spec.name} — {sm.method.name}", unit=sm.spec.unit,
+                         frequency=sm.frequency, last_actual=data.last_observation, footnote=" · ".join(parts),
+                         nonnegative=sm.spec.nonnegative, estimates=estimates)

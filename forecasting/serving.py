@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import polars as pl
-
-from forecasting.forecaster import Forecaster
+from forecasting.artifact import Forecaster
 
 
 @dataclass
@@ -17,6 +15,12 @@ class LoadedModel:
     version: str
     run_id: str
     alias: str
-    leaderboards: dict[str, pl.DataFrame] = field(default_factory=dict)
     loaded_at: str = ""
     source: str = "registry"  # "registry" or "local-cache" when the tracking server is unreachable
+
+    def metadata(self) -> dict[str, str]:
+        """Registry facts shown beside every forecast (the ``model`` field of the one result shape)."""
+        meta = self.forecaster.meta
+        return {"version": self.version, "run_id": self.run_id, "alias": self.alias, "trained_at": meta.trained_at,
+                "data_hash": meta.data_hash, "as_of": meta.as_of, "source": self.source,
+                "loaded_at": self.loaded_at}

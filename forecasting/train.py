@@ -1,7 +1,12 @@
-"""Backtest every target, pick champions and assemble a :class:`Forecaster` (no MLflow here)."""
+"""Evaluate every target and assemble the finished :class:`~forecasting.artifact.Forecaster` (no MLflow here).
+
+``train()`` returns everything serving needs: per series the served combination with its sample paths,
+leaderboards, the HBM derived series and its calibration. Tracking only logs and registers the result.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -9,67 +14,118 @@ from pathlib import Path
 
 import polars as pl
 
-from forecasting.backtest import BacktestResult, backtest, rank_candidates
-from forecasting.data import NotEnoughDataError, attach_drivers, prepare_target
+from forecasting.artifact import Forecaster, ForecasterMeta, SeriesModel, now_iso
+from forecasting.data import NotEnoughDataError
 from forecasting.engine import Engine
-from forecasting.forecaster import Forecaster, ForecasterMeta, SeriesModel, implausible_reason, now_iso
-from forecasting.hbm import CAPEX_DRIVER, ScenarioError, calibrate
-from forecasting.models import BASELINES, TARGETS
-from pipelines.catalog import get_spec
-from pipelines.panel import as_of, data_fingerprint, data_vintage, load_panel
+from forecasting.evaluation import (
+    Evaluation,
+    best_baseline,
+    evaluate_target,
+    implausible,
+    leaderboard,
+    scored_origins,
+)
+from forecasting.hbm import CAPEX_DRIVER, HBM_ID, attach_hbm
+from forecasting.result import DataStatus, Member, MethodInfo
+from forecasting.targets import TARGETS, get_target
+from forecasting.zoo import COMBINATION, ZOO
+from pipelines.panel import as_of, load_panel, summarise
 from pipelines.store import LocalStore
 
 
 @dataclass
 class TrainResult:
     forecaster: Forecaster
-    backtests: dict[str, BacktestResult]
+    evaluations: dict[str, Evaluation]
     skipped: dict[str, str]
+    #: the vintage panel the run read (``as_of(panel, when)`` is what the models saw)
     panel: pl.DataFrame
+    when: date
 
 
 def target_ids(series: Iterable[str] | None) -> list[str]:
+    """The targets to train, in catalog order; unknown or non-target ids raise a clear error."""
     if not series:
         return list(TARGETS)
-    out = []
-    for s in series:
-        get_spec(s)
-        if s not in TARGETS:
-            raise NotEnoughDataError(f"{s} is not a forecast target; targets: {', '.join(TARGETS)}")
-        out.append(s)
-    return out
+    return [get_target(s).series_id for s in dict.fromkeys(series)]
 
 
-def fit_series(
-    panel: pl.DataFrame, series_id: str, engine: Engine | None = None
-) -> tuple[SeriesModel, BacktestResult]:
-    """Backtest one target (statsforecast models on ``engine``, default local) and keep its champion."""
-    cfg = TARGETS[series_id]
-    ts = attach_drivers(prepare_target(panel, cfg), panel, cfg)
-    bt = backtest(ts, cfg, engine)
-    order, _ = rank_candidates(bt.leaderboard, cfg.primary_h)
-    notes: dict[str, str] = {}
-    for name in order:
-        prim = bt.leaderboard.filter((pl.col("horizon") == cfg.primary_h) & (pl.col("model") == name))
-        sm = SeriesModel(
-            series_id=series_id,
-            champion=name,
-            members=bt.ensemble_members if name == "Ensemble" else [],
-            training=ts,
-            baseline_mase=bt.baseline_mase,
-            champion_mase=float(prim["mase"][0]),
-            drivers=ts.drivers,
-        )
-        why = None if name in BASELINES else implausible_reason(sm, cfg.max_h)
-        if why is None:
-            break
-        notes[name] = f"passed over: {why}"
-    bt.champion = sm.champion
-    bt.leaderboard = bt.leaderboard.with_columns(
-        (pl.col("model") == sm.champion).alias("champion"),
-        pl.col("model").replace_strict(notes, default=None, return_dtype=pl.String).alias("note"),
+def panel_hash(panel: pl.DataFrame) -> str:
+    """sha256 (16 hex) of the exact panel a run used: the same data always gives the same hash."""
+    cols = [c for c in ("unique_id", "ds", "y", "published") if c in panel.columns]
+    body = panel.select(cols).sort(cols).write_csv()
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def describe(names: Iterable[str]) -> str:
+    return ", ".join(names)
+
+
+def series_model(ev: Evaluation, panel: pl.DataFrame, when: date) -> SeriesModel:
+    """The served series at the serving origin, with the evidence behind it."""
+    cfg = ev.cfg
+    spec = cfg.spec
+    oid = ev.serving_id
+    ts = ev.training[oid]
+    point, paths, n_eff, how = ev.sample_paths(oid)
+    weights = ev.weights.filter(pl.col("origin_id") == oid)
+    w = dict(zip(weights["model"].to_list(), weights["weight"].to_list(), strict=True))
+    passed = [(m, reason) for m in w if (reason := implausible(ev, oid, m)) is not None]
+    board = leaderboard(ev)
+    notes_by_model = {m: f"passed over at the serving origin: {r}" for m, r in passed}
+    board = board.with_columns(
+        (pl.col("model") == COMBINATION).alias("served"),
+        pl.col("model").replace_strict({m: ZOO[m].role for m in ZOO} | {COMBINATION: "method"},
+                                       return_dtype=pl.String).alias("role"),
+        pl.col("model").replace_strict(w, default=None, return_dtype=pl.Float64).alias("weight"),
+        pl.col("model").replace_strict({m: ZOO[m].uses_drivers for m in ZOO} | {COMBINATION: False},
+                                       return_dtype=pl.Boolean).alias("uses_drivers"),
+        pl.col("model").replace_strict(notes_by_model, default=None, return_dtype=pl.String).alias("note"),
     )
-    return sm, bt
+    ids = scored_origins(ev)
+    first = ev.origin_row(ids[0])["origin"] if ids else None
+    last = ev.origin_row(ids[-1])["origin"] if ids else None
+    prim = board.filter(pl.col("horizon") == cfg.primary_h)
+    combo = prim.filter(pl.col("model") == COMBINATION)
+    base = best_baseline(board, cfg.primary_h)
+    members = [m for m in cfg.members if m in ev.specs]
+    method = MethodInfo(
+        name=COMBINATION,
+        description=(f"weighted combination of {describe(members)} fitted on "
+                     f"{'logs' if ev.log else 'levels'}; weights decided at each origin from errors known "
+                     f"then (half equal, half inverse mean squared error)"),
+        members=tuple(Member(m, float(w.get(m, 0.0)), dict(ev.specs[m].params)) for m in members),
+        scale="log" if ev.log else "level",
+        intervals=how,
+        backtest_origins=len(ids),
+        backtest_first_origin=first,  # type: ignore[arg-type]
+        backtest_last_origin=last,  # type: ignore[arg-type]
+        primary_horizon=cfg.primary_h,
+        mase=float(combo["mase"][0]) if combo.height else None,
+        baseline_mase=base[1] if base else None,
+        passed_over=tuple(passed),
+    )
+    known = as_of(panel, when)
+    summary = summarise(known, spec)
+    observed = ts.observed().select("ds", "y")
+    data = DataStatus(
+        last_observation=summary.last,
+        last_published=summary.last_published,
+        next_expected_release=summary.next_expected,
+        as_of=when,
+        bridged_for_fitting=ts.bridged,
+        vintages=str(getattr(spec, "vintages", "latest")),
+        source=spec.source,
+    )
+    notes = []
+    if len(ids) < 10:
+        notes.append(f"backtest rests on {len(ids)} origins (at least 2 are required); treat its scores as rough")
+    member_points = (ev.forecasts.filter(pl.col("origin_id") == oid).select("model", "h", "yhat").sort("model", "h"))
+    return SeriesModel(
+        spec=spec, kind="fitted", method=method, data=data, history=observed,
+        start=spec.frequency.offset(ts.cutoff, 1), point=point, paths=paths, n_eff=n_eff,
+        specs=dict(ev.specs), leaderboard=board, training=ts.df, member_points=member_points, notes=notes,
+    )
 
 
 def train(
@@ -81,35 +137,31 @@ def train(
     progress: Callable[[str], None] | None = None,
     engine: Engine | None = None,
 ) -> TrainResult:
-    """Backtest and select a champion for each target on the data published by ``when`` (default: all).
+    """Evaluate and assemble every target on the data published by ``when`` (default: today).
 
-    ``engine`` (a started ``forecasting.engine`` engine) runs the statsforecast backtests; default local.
+    ``engine`` (a started ``forecasting.engine`` engine) runs the statsforecast fits; default local.
     """
     ids = target_ids(series)
-    panel = load_panel(data_dir=data_dir, store=store)
-    if when is not None:
-        panel = as_of(panel, when)
+    panel = load_panel(data_dir=data_dir, store=store, vintages=True)
+    when = when or date.today()
     models: dict[str, SeriesModel] = {}
-    backtests: dict[str, BacktestResult] = {}
+    evaluations: dict[str, Evaluation] = {}
     skipped: dict[str, str] = {}
     for sid in ids:
         if progress:
             progress(sid)
         try:
-            models[sid], backtests[sid] = fit_series(panel, sid, engine)
+            ev = evaluate_target(panel, TARGETS[sid], when, engine=engine)
         except NotEnoughDataError as exc:
             skipped[sid] = str(exc)
-    vintage = data_vintage(panel)
-    meta = ForecasterMeta(
-        trained_at=now_iso(),
-        data_hash=data_fingerprint(data_dir, store),
-        data_vintage=vintage.isoformat() if vintage else None,
-        as_of=when.isoformat() if when else None,
-    )
-    hbm = None
+            continue
+        evaluations[sid] = ev
+        models[sid] = series_model(ev, panel, when)
+    known = as_of(panel, when)
+    meta = ForecasterMeta(trained_at=now_iso(), data_hash=panel_hash(known), as_of=when.isoformat())
+    forecaster = Forecaster(models, meta)
     if CAPEX_DRIVER in models:
-        try:
-            hbm = calibrate(panel, data_dir).to_dict()
-        except ScenarioError as exc:
-            skipped["hbm_revenue"] = str(exc)
-    return TrainResult(Forecaster(models, meta, hbm), backtests, skipped, panel)
+        why = attach_hbm(forecaster, known, data_dir)
+        if why:
+            skipped[HBM_ID] = why
+    return TrainResult(forecaster, evaluations, skipped, panel, when)

@@ -206,11 +206,13 @@ def build_features(panel: pl.DataFrame, when: date | None = None) -> dict[str, p
     return out
 
 
-def annual_totals(frame: pl.DataFrame | pl.LazyFrame, spec: SeriesSpec, by: tuple[str, ...] = ()) -> pl.DataFrame:
+def annual_totals(frame: pl.DataFrame | pl.LazyFrame, spec: SeriesSpec, by: tuple[str, ...] = (),
+                  complete_only: bool = True) -> pl.DataFrame:
     """Calendar-year values of one series (columns ``ds``, ``y`` and ``by``) by its catalog rule.
 
     The one implementation of the rule: history, simulated paths (``by=("sample_id",)``) and derived series
-    all total the same way. Only complete years are returned; ``n`` is how many needed periods each had.
+    all total the same way. ``n`` is how many of the ``need`` periods of each year were present; with
+    ``complete_only`` only complete years are returned.
     """
     lf = frame.lazy().with_columns(pl.col("ds").dt.year().alias("year"))
     keys = [*by, "year"]
@@ -224,10 +226,8 @@ def annual_totals(frame: pl.DataFrame | pl.LazyFrame, spec: SeriesSpec, by: tupl
             "mean": pl.col("y").mean(),
             "last": pl.col("y").sort_by("ds").last(),
         }[spec.annual_agg]
-    return (
-        lf.group_by(keys)
-        .agg(value.alias("y"), pl.col("y").is_not_null().sum().alias("n"))
-        .filter(pl.col("n") == need)
-        .sort(keys)
-        .collect()
-    )
+    out = lf.group_by(keys).agg(value.alias("y"), pl.col("y").is_not_null().sum().alias("n"))
+    out = out.with_columns(pl.lit(need).alias("need"))
+    if complete_only:
+        out = out.filter(pl.col("n") == need)
+    return out.sort(keys).collect()

@@ -18,7 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from forecasting.forecaster import ForecastRequestError
+from forecasting.artifact import ForecastRequestError
+from forecasting.hbm import ScenarioError
 from pipelines.catalog import CATALOG, UnknownSeriesError
 
 log = logging.getLogger("chipcast.service")
@@ -107,6 +108,11 @@ async def _forecast_request(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_forecast_request", str(exc))
 
 
+async def _scenario(request: Request, exc: Exception) -> JSONResponse:
+    """The one place a scenario the model refuses becomes HTTP: 422 with forecasting's own message."""
+    return error_response(422, "invalid_scenario", str(exc))
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     error_id = uuid.uuid4().hex[:12]
     log.exception("unhandled error %s on %s %s", error_id, request.method, request.url.path)
@@ -120,4 +126,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(UnknownSeriesError, _unknown_series)
     app.add_exception_handler(ForecastRequestError, _forecast_request)
+    app.add_exception_handler(ScenarioError, _scenario)
     app.add_exception_handler(Exception, _unexpected)

@@ -20,17 +20,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.config import Settings
 
 
-async def cached_json(cache: Any, key: tuple[Hashable, ...], compute: Callable[[], Any]) -> Response:
-    """Serve the serialized JSON of an identical earlier read; build it off the event loop on a miss.
+async def cached_json(cache: Any, key: tuple[Hashable, ...], compute: Callable[[], Any],
+                      media_type: str = "application/json") -> Response:
+    """Serve the serialized body of an identical earlier read; build it off the event loop on a miss.
 
+    ``compute`` returns a pydantic model (serialized as JSON) or bytes (served as ``media_type``).
     ``cache`` is the runtime's response cache, cleared whenever the served model or panel is swapped, so a
     key only needs what else the body depends on (route, parameters, and the day for staleness).
     """
+
+    def build() -> bytes:
+        out = compute()
+        return out if isinstance(out, bytes) else out.model_dump_json().encode()
+
     hit = cache.get(key)
     if hit is None:
-        hit = await run_in_threadpool(
-            lambda: cache.get_or_compute(key, lambda: compute().model_dump_json().encode()))
-    return Response(hit, media_type="application/json")
+        hit = await run_in_threadpool(lambda: cache.get_or_compute(key, build))
+    if media_type == "text/csv":
+        media_type = "text/csv; charset=utf-8"
+    return Response(hit, media_type=media_type)
 
 
 def strong_etag(body: bytes) -> str:

@@ -2,11 +2,11 @@
 
 Serving rules kept here:
 
-* Forecasts at the default horizon with levels drawn from (80, 95) and outlooks come from the
-  forecaster's precomputed cache, so dashboards polling them never cause a model fit. Any other horizon or
-  level set is fitted on demand (the forecaster caches it afterwards).
+* Every forecast body is ``forecasting.result.to_dict`` of the model's result, validated into the response
+  schema: the API, the CLI and the pyfunc share one shape. Results are read off stored sample paths, so any
+  valid horizon and level answers in milliseconds and nothing is ever fitted on a request.
 * Unknown ids answer 404 with the ids that would have worked; out-of-range horizons and levels answer 422
-  with the allowed range, checked before any fitting starts.
+  with the allowed range.
 """
 
 from __future__ import annotations
@@ -15,24 +15,24 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date
+from typing import Any
 
 import polars as pl
 
-from forecasting.backtest import LEVELS
-from forecasting.forecaster import MAX_HORIZON, SeriesModel
-from forecasting.hbm import HBM_ID
-from forecasting.plots import fan_chart_png
+from forecasting.artifact import MAX_OUTLOOK_YEARS, ForecastRequestError, SeriesModel
+from forecasting.hbm import HBM_ID, HBM_SPEC
+from forecasting.plots import series_fan_chart
+from forecasting.result import ForecastResult, round_pct, round_value, to_dict
 from forecasting.serving import LoadedModel
+from forecasting.targets import LEVEL_RANGE, MAX_HORIZON
 from pipelines.catalog import CATALOG, get_spec
 from pipelines.panel import summarise
 from service.errors import ApiError
 from service.jobs import Job
 from service.schemas import (
     BacktestResponse,
-    ForecastPoint,
     ForecastResponse,
     HistoryResponse,
-    Interval,
     JobResponse,
     LeaderboardRowResponse,
     ModelledSeriesResponse,
@@ -40,7 +40,6 @@ from service.schemas import (
     ModelVersionResponse,
     ObservationResponse,
     OutlookResponse,
-    OutlookYearResponse,
     ReloadResponse,
     SeriesListResponse,
     SeriesResponse,
@@ -48,7 +47,6 @@ from service.schemas import (
 )
 from service.state import Serving
 
-LEVEL_RANGE = (50, 99)
 HISTORY_PERIODS_IN_CHART = 60
 
 
@@ -62,42 +60,33 @@ def _num(x: object) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _int(x: object) -> int | None:
-    v = _num(x)
-    return None if v is None else int(v)
-
-
 # ------------------------------------------------------------------------------------------ lookups
 
 
 def forecast_ids(loaded: LoadedModel) -> list[str]:
-    """Ids this model forecasts, including the modelled ``hbm_revenue`` when it carries an HBM calibration."""
-    ids = set(loaded.forecaster.models)
-    if loaded.forecaster.hbm is not None:
-        ids.add(HBM_ID)
-    return sorted(ids)
+    """Ids this model forecasts (``hbm_revenue`` included when it carries the HBM calibration)."""
+    return sorted(loaded.forecaster.models)
 
 
 def require_forecast_series(loaded: LoadedModel, series_id: str) -> SeriesModel:
     """The series' model, or a 404 that lists the ids this model does forecast."""
     valid = forecast_ids(loaded)
-    if series_id not in CATALOG:
+    if series_id in loaded.forecaster.models:
+        return loaded.forecaster.models[series_id]
+    if series_id not in CATALOG and series_id != HBM_ID:
         raise ApiError(404, "unknown_series",
                        f"unknown series '{series_id[:100]}'; forecast series: {', '.join(valid)}",
                        {"valid_ids": valid})
-    if series_id not in loaded.forecaster.models:
-        raise ApiError(404, "series_not_forecast",
-                       f"{series_id} is in the catalog but not forecast by model version {loaded.version}; "
-                       f"forecast series: {', '.join(valid)}",
-                       {"valid_ids": valid})
-    return loaded.forecaster.models[series_id]
+    raise ApiError(404, "series_not_forecast",
+                   f"{series_id} is not forecast by model version {loaded.version}; "
+                   f"forecast series: {', '.join(valid)}", {"valid_ids": valid})
 
 
 def require_catalog_series(series_id: str) -> None:
     if series_id == HBM_ID:
         raise ApiError(404, "no_published_history",
                        f"{HBM_ID} is modelled, never published: it has no history; read its forecast at "
-                       f"/v1/forecasts/{HBM_ID}/outlook and its assumptions at /v1/models/hbm/assumptions",
+                       f"/v1/forecasts/{HBM_ID} and its assumptions at /v1/models/hbm/assumptions",
                        {"valid_ids": sorted(CATALOG)})
     if series_id not in CATALOG:
         valid = sorted(CATALOG)
@@ -106,28 +95,31 @@ def require_catalog_series(series_id: str) -> None:
 
 
 def serving_model(loaded: LoadedModel) -> ServingModel:
-    meta = loaded.forecaster.meta
-    return ServingModel(
-        version=loaded.version,
-        run_id=loaded.run_id,
-        alias=loaded.alias,
-        trained_at=meta.trained_at,
-        data_vintage=meta.data_vintage,
-        data_hash=meta.data_hash,
-        source=loaded.source,
-        loaded_at=loaded.loaded_at,
-    )
+    return ServingModel.model_validate(loaded.metadata())
 
 
 # ------------------------------------------------------------------------------------------ catalog
 
 
+def modelled_series(loaded: LoadedModel | None) -> list[ModelledSeriesResponse]:
+    """Catalog entries for series the serving model derives (HBM revenue), empty if it has none."""
+    if loaded is None or HBM_ID not in loaded.forecaster.models:
+        return []
+    sm = loaded.forecaster.models[HBM_ID]
+    return [ModelledSeriesResponse(
+        id=HBM_ID, name=HBM_SPEC.name, unit=HBM_SPEC.unit, frequency="annual", model_name=sm.method.name,
+        formula=sm.method.description,
+        inputs=["capex_hyperscalers_total", "nvidia_datacenter_revenue", "data/raw/memory/hbm_market_figures.csv"],
+        years=[d.year for d in sm.dates()],
+        endpoints={"forecast": f"/v1/forecasts/{HBM_ID}", "outlook": f"/v1/forecasts/{HBM_ID}/outlook",
+                   "chart": f"/v1/forecasts/{HBM_ID}.png", "assumptions": "/v1/models/hbm/assumptions",
+                   "scenarios": "/v1/scenarios"},
+    )]
+
+
 def series_list(panel: pl.DataFrame, loaded: LoadedModel | None, today: date, forecast: bool | None = None,
                 modelled: Sequence[ModelledSeriesResponse] = ()) -> SeriesListResponse:
-    """Every catalog series with its latest figure and staleness; ``forecast`` filters on being forecast.
-
-    ``modelled`` series (derived by the model, never published) are listed apart and are always forecast.
-    """
+    """Every catalog series with its latest figure and staleness; ``forecast`` filters on being forecast."""
     forecast_set = set(loaded.forecaster.models) if loaded else set()
     rows = []
     for spec in CATALOG.values():
@@ -135,26 +127,12 @@ def series_list(panel: pl.DataFrame, loaded: LoadedModel | None, today: date, fo
         if forecast is not None and is_fc != forecast:
             continue
         s = summarise(panel, spec)
-        rows.append(
-            SeriesResponse(
-                id=spec.id,
-                name=spec.name,
-                unit=spec.unit,
-                frequency=spec.frequency,
-                source=spec.source,
-                publication_lag_days=spec.publication_lag_days,
-                notes=spec.notes,
-                observations=s.observations,
-                first_period=s.first,
-                last_period=s.last,
-                last_value=_num(s.last_value),
-                last_published=s.last_published,
-                next_expected=s.next_expected,
-                staleness_days=s.staleness_days(today),
-                gaps=s.gaps,
-                forecast=is_fc,
-            )
-        )
+        rows.append(SeriesResponse(
+            id=spec.id, name=spec.name, unit=spec.unit, frequency=str(spec.frequency), source=spec.source,  # type: ignore[arg-type]
+            publication_lag_days=spec.publication_lag_days, notes=spec.notes, observations=s.observations,
+            first_period=s.first, last_period=s.last, last_value=_num(s.last_value), last_published=s.last_published,
+            next_expected=s.next_expected, staleness_days=s.staleness_days(today), gaps=s.gaps, forecast=is_fc,
+        ))
     return SeriesListResponse(count=len(rows), model_version=loaded.version if loaded else None, series=rows,
                               modelled=list(modelled) if forecast is not False else [])
 
@@ -175,17 +153,9 @@ def history_frame(panel: pl.DataFrame, series_id: str, start: date | None, end: 
 def history_response(frame: pl.DataFrame, series_id: str, start: date | None, end: date | None) -> HistoryResponse:
     spec = get_spec(series_id)
     return HistoryResponse(
-        series_id=spec.id,
-        name=spec.name,
-        unit=spec.unit,
-        frequency=spec.frequency,
-        start=start,
-        end=end,
-        observations=[
-            ObservationResponse(ds=r["ds"], value=_num(r["value"]), period_end=r["period_end"],
-                                published=r["published"])
-            for r in frame.iter_rows(named=True)
-        ],
+        series_id=spec.id, name=spec.name, unit=spec.unit, frequency=str(spec.frequency), start=start, end=end,
+        observations=[ObservationResponse(ds=r["ds"], value=_num(r["value"]), period_end=r["period_end"],
+                                          published=r["published"]) for r in frame.iter_rows(named=True)],
     )
 
 
@@ -196,20 +166,12 @@ def history_csv(frame: pl.DataFrame) -> bytes:
 # ------------------------------------------------------------------------------------------ forecasts
 
 
-def check_request(sm: SeriesModel, horizon: int, levels: Sequence[int], max_levels: int) -> tuple[int, ...]:
-    """Validate before any work: the messages state the allowed range so the caller can fix the request."""
-    freq = sm.cfg.spec.frequency
-    hmax = MAX_HORIZON[freq]
-    if not 1 <= horizon <= hmax:
-        raise ApiError(422, "invalid_horizon",
-                       f"horizon must be between 1 and {hmax} for {freq} series, got {horizon}",
-                       {"min": 1, "max": hmax, "frequency": freq})
+def check_levels(levels: Sequence[int], max_levels: int) -> tuple[int, ...]:
     wanted = tuple(sorted(set(levels)))
     lo, hi = LEVEL_RANGE
     bad = [lv for lv in wanted if not lo <= lv <= hi]
     if bad:
-        raise ApiError(422, "invalid_level", f"levels must be between {lo} and {hi}, got {bad}",
-                       {"min": lo, "max": hi})
+        raise ApiError(422, "invalid_level", f"levels must be between {lo} and {hi}, got {bad}", {"min": lo, "max": hi})
     if not wanted:
         raise ApiError(422, "invalid_level", "give at least one level, e.g. level=80&level=95")
     if len(wanted) > max_levels:
@@ -218,148 +180,111 @@ def check_request(sm: SeriesModel, horizon: int, levels: Sequence[int], max_leve
     return wanted
 
 
-def forecast_frame(loaded: LoadedModel, series_id: str, horizon: int | None, levels: Sequence[int],
-                   max_levels: int = 4) -> tuple[pl.DataFrame, int, tuple[int, ...]]:
-    """The champion's forecast frame plus the horizon and levels it answers.
+def check_horizon(sm: SeriesModel, horizon: int | None) -> None:
+    hmax = min(MAX_HORIZON[sm.frequency], sm.max_h)
+    if horizon is not None and not 1 <= horizon <= hmax:
+        raise ApiError(422, "invalid_horizon",
+                       f"horizon must be between 1 and {hmax} for {sm.frequency} series, got {horizon}",
+                       {"min": 1, "max": hmax, "frequency": str(sm.frequency)})
 
-    Level subsets of (80, 95) are read from the (80, 95) frame rather than refitted, so the precomputed
-    default forecast serves every dashboard variation of it.
-    """
+
+def forecast_result(loaded: LoadedModel, series_id: str, horizon: int | None, levels: Sequence[int],
+                    max_levels: int = 4) -> ForecastResult:
     sm = require_forecast_series(loaded, series_id)
-    h = horizon if horizon is not None else loaded.forecaster.default_horizon(series_id)
-    wanted = check_request(sm, h, levels, max_levels)
-    fit_levels = LEVELS if set(wanted) <= set(LEVELS) else wanted
-    return loaded.forecaster.forecast(series_id, h, fit_levels), h, wanted
+    check_horizon(sm, horizon)
+    wanted = check_levels(levels, max_levels)
+    try:
+        return loaded.forecaster.result(series_id, horizon, wanted)
+    except ForecastRequestError as exc:
+        raise ApiError(422, "invalid_request", str(exc)) from None
 
 
-def forecast_points(frame: pl.DataFrame, model: str, levels: Sequence[int]) -> list[ForecastPoint]:
-    points = []
-    for r in frame.sort("ds").iter_rows(named=True):
-        points.append(
-            ForecastPoint(
-                ds=r["ds"],
-                value=_num(r[model]),
-                intervals={
-                    str(lv): Interval(lo=_num(r.get(f"{model}-lo-{lv}")), hi=_num(r.get(f"{model}-hi-{lv}")))
-                    for lv in levels
-                },
-            )
-        )
-    return points
-
-
-def forecast_response(loaded: LoadedModel, series_id: str, horizon: int | None, levels: Sequence[int],
-                      max_levels: int = 4) -> ForecastResponse:
-    frame, h, wanted = forecast_frame(loaded, series_id, horizon, levels, max_levels)
-    sm = loaded.forecaster.models[series_id]
-    spec = get_spec(series_id)
-    return ForecastResponse(
-        series_id=series_id,
-        name=spec.name,
-        unit=spec.unit,
-        frequency=spec.frequency,
-        horizon=h,
-        levels=list(wanted),
-        model_name=sm.champion,
-        model=serving_model(loaded),
-        points=forecast_points(frame, sm.champion, wanted),
-    )
-
-
-def _band(row: dict[str, object], prefix: str) -> dict[str, Interval]:
-    return {str(lv): Interval(lo=_num(row.get(f"{prefix}lo-{lv}")), hi=_num(row.get(f"{prefix}hi-{lv}")))
-            for lv in LEVELS}
-
-
-def outlook_response(loaded: LoadedModel, series_id: str) -> OutlookResponse:
+def outlook_result(loaded: LoadedModel, series_id: str, years: int | None, levels: Sequence[int],
+                   max_levels: int = 4) -> ForecastResult:
     sm = require_forecast_series(loaded, series_id)
-    spec = get_spec(series_id)
-    frame = loaded.forecaster.outlook(series_id)
-    years = [
-        OutlookYearResponse(
-            year=int(r["year"]),
-            value=_num(r.get("value")),
-            intervals=_band(r, ""),
-            growth_pct=_num(r.get("growth_pct")),
-            growth_intervals=_band(r, "growth_"),
-            prior_year_value=_num(r.get("prior_year_value")),
-            published_periods=_int(r.get("published_periods")),
-            forecast_periods=_int(r.get("forecast_periods")),
-        )
-        for r in frame.sort("year").iter_rows(named=True)
-    ]
-    return OutlookResponse(
-        series_id=series_id,
-        name=spec.name,
-        unit=spec.unit,
-        aggregation=spec.annual_agg,
-        model_name=sm.champion,
-        model=serving_model(loaded),
-        years=years,
-    )
+    wanted = check_levels(levels, max_levels)
+    if years is not None and not 1 <= years <= MAX_OUTLOOK_YEARS:
+        raise ApiError(422, "invalid_horizon", f"outlook horizon must be between 1 and {MAX_OUTLOOK_YEARS} "
+                       f"calendar years, got {years}", {"min": 1, "max": MAX_OUTLOOK_YEARS, "unit": "years"})
+    n_years = years if years is not None else max(1, default_outlook_years(sm))
+    return loaded.forecaster.result(series_id, None, wanted, outlook_years=n_years)
 
 
-def fan_chart(loaded: LoadedModel, panel: pl.DataFrame | None, series_id: str) -> bytes:
-    """PNG of history + the cached default forecast with 80/95 bands (never a refit)."""
+def default_outlook_years(sm: SeriesModel) -> int:
+    """The current forecast year and the next (HBM: every modelled year)."""
+    return len({d.year for d in sm.dates()}) if sm.kind == "structural" else 2
+
+
+def forecast_body(loaded: LoadedModel, result: ForecastResult, today: date, *, outlook_only: bool = False
+                  ) -> ForecastResponse | OutlookResponse:
+    body = to_dict(result, loaded.metadata(), today=today,
+                   include=("outlook",) if outlook_only else ("points", "outlook"))
+    return (OutlookResponse if outlook_only else ForecastResponse).model_validate(body)
+
+
+def forecast_csv(result: ForecastResult) -> bytes:
+    """Points as CSV: ds, forecast, then lo/hi per level (the Nixtla frame without unique_id), rounded as JSON is."""
+    frame = result.frame.drop("unique_id")
+    values = [c for c in frame.columns if c != "ds"]
+    frame = frame.with_columns(pl.col(c).map_batches(_round_series, return_dtype=pl.Float64) for c in values)
+    return frame.write_csv().encode("utf-8")
+
+
+def _round_series(s: pl.Series) -> pl.Series:
+    return pl.Series(s.name, [round_value(x) for x in s.to_list()], dtype=pl.Float64)
+
+
+def outlook_csv(result: ForecastResult) -> bytes:
+    rows: list[dict[str, Any]] = []
+    for y in result.outlook:
+        row: dict[str, Any] = {"year": y.year, "value": y.value, "growth_pct": y.growth_pct,
+                               "prior_year_value": y.prior_year_value, "published_periods": y.published_periods,
+                               "forecast_periods": y.forecast_periods}
+        row.update(value=round_value(y.value), growth_pct=round_pct(y.growth_pct),
+                   prior_year_value=round_value(y.prior_year_value))
+        for i in y.intervals:
+            row[f"lo_{i.level}"], row[f"hi_{i.level}"] = round_value(i.lo), round_value(i.hi)
+        for i in y.growth_intervals:
+            row[f"growth_lo_{i.level}"], row[f"growth_hi_{i.level}"] = round_pct(i.lo), round_pct(i.hi)
+        rows.append(row)
+    return pl.DataFrame(rows).write_csv().encode("utf-8") if rows else b"year,value\n"
+
+
+def fan_chart(loaded: LoadedModel, series_id: str) -> bytes:
+    """PNG of history + the default forecast with 80/95 bands (read off stored paths, never a refit)."""
     sm = require_forecast_series(loaded, series_id)
-    spec = get_spec(series_id)
-    frame = loaded.forecaster.forecast(series_id, loaded.forecaster.default_horizon(series_id), LEVELS)
-    if panel is not None:
-        history = panel.filter(pl.col("unique_id") == series_id, pl.col("y").is_not_null()).select("ds", "y")
-    else:
-        history = sm.training.df.select("ds", "y")
-    return fan_chart_png(history, frame, sm.champion, title=f"{spec.name} — {sm.champion} (model v{loaded.version})",
-                         unit=spec.unit, history_periods=HISTORY_PERIODS_IN_CHART)
+    estimates: list[tuple[int, float, str]] = []
+    if series_id == HBM_ID and loaded.forecaster.hbm:
+        estimates = [(int(p["year"]), float(p["hbm_usd_bn"]), str(p.get("estimate_by") or ""))
+                     for p in loaded.forecaster.hbm["hbm_content"]["calibration"] if p.get("hbm_usd_bn") is not None]
+    return series_fan_chart(sm, version=loaded.version, estimates=estimates)
 
 
 # ------------------------------------------------------------------------------------------ backtests, models
 
 
-def backtest_response(loaded: LoadedModel, series_id: str) -> BacktestResponse:
-    if series_id == HBM_ID:
-        raise ApiError(404, "no_backtest",
-                       f"{HBM_ID} is a structural model calibrated on dated estimates, not a backtested forecast "
-                       "(there is no HBM revenue history to backtest on); see /v1/models/hbm/assumptions")
+def backtest_response(loaded: LoadedModel, series_id: str, today: date) -> BacktestResponse:
     sm = require_forecast_series(loaded, series_id)
-    board = loaded.leaderboards.get(series_id)
-    if board is None:
-        raise ApiError(404, "no_backtest", f"model version {loaded.version} has no stored backtest for {series_id}")
-    rows = [
-        LeaderboardRowResponse(
-            model=str(r["model"]),
-            horizon=int(r["horizon"]),
-            mase=_num(r.get("mase")),
-            smape=_num(r.get("smape")),
-            mae=_num(r.get("mae")),
-            rmse=_num(r.get("rmse")),
-            bias=_num(r.get("bias")),
-            coverage_80=_num(r.get("coverage_80")),
-            coverage_95=_num(r.get("coverage_95")),
-            width_80=_num(r.get("width_80")),
-            width_95=_num(r.get("width_95")),
-            windows=_int(r.get("windows")),
-            champion=bool(r.get("champion")),
-            uses_drivers=bool(r.get("uses_drivers")),
-        )
-        for r in board.sort("horizon", "mase", nulls_last=True).iter_rows(named=True)
-    ]
-    return BacktestResponse(
-        series_id=series_id,
-        champion=sm.champion,
-        primary_horizon=sm.cfg.primary_h,
-        champion_mase=_num(sm.champion_mase),
-        baseline_mase=_num(sm.baseline_mase),
-        drivers=list(sm.drivers),
-        model=serving_model(loaded),
-        leaderboard=rows,
-    )
+    if sm.kind != "fitted" or sm.leaderboard.height == 0:
+        raise ApiError(404, "no_backtest",
+                       f"{series_id} has no backtest: "
+                       + ("it is a structural model calibrated on dated estimates (no history to backtest on); "
+                          "see /v1/models/hbm/assumptions" if sm.kind == "structural"
+                          else f"too few origins in model version {loaded.version}"))
+    body = to_dict(sm.result(), loaded.metadata(), today=today, include=())
+    rows = [LeaderboardRowResponse.model_validate({k: _clean(v) for k, v in r.items()})
+            for r in sm.leaderboard.sort("horizon", "mase", nulls_last=True).iter_rows(named=True)]
+    return BacktestResponse(series_id=series_id, method=body["method"], primary_horizon=sm.method.primary_horizon or 0,
+                            model=serving_model(loaded), leaderboard=rows)
+
+
+def _clean(v: Any) -> Any:
+    return _num(v) if isinstance(v, float) else v
 
 
 def models_response(loaded: LoadedModel | None, registered: list[dict[str, object]]) -> ModelsResponse:
-    return ModelsResponse(
-        serving=serving_model(loaded) if loaded else None,
-        models=[ModelVersionResponse.model_validate(m) for m in registered],
-    )
+    return ModelsResponse(serving=serving_model(loaded) if loaded else None,
+                          models=[ModelVersionResponse.model_validate(m) for m in registered])
 
 
 # ------------------------------------------------------------------------------------------ admin

@@ -1,8 +1,8 @@
 """Request and response bodies of the HTTP API (pydantic; named ``<Thing>Request`` / ``<Thing>Response``).
 
-Interval shapes are the same everywhere: ``{"80": {"lo": ..., "hi": ...}, "95": {...}}`` keyed by the
-level as a string, so a dashboard can draw any band with one lookup. Numbers that are not finite are
-``null``.
+Forecast bodies mirror ``forecasting.result.to_dict`` field for field (the CLI prints the same JSON).
+Intervals are always a list of ``{"level": 80, "lo": ..., "hi": ...}``. Numbers that are not finite are
+``null``; levels are rounded to 6 significant digits and percentages to 2 decimals.
 """
 
 from __future__ import annotations
@@ -10,18 +10,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 from pydantic.config import JsonDict
 
 _MODEL_EXAMPLE: JsonDict = {
     "version": "3",
     "run_id": "6f1c2a9b0e",
     "alias": "champion",
-    "trained_at": "2026-11-27T20:53:38+00:00",
-    "data_vintage": "2026-10-05",
+    "trained_at": "2026-12-01T08:53:38+00:00",
     "data_hash": "199891a3612eb354",
+    "as_of": "2026-12-01",
     "source": "registry",
-    "loaded_at": "2026-11-28T08:00:00+00:00",
+    "loaded_at": "2026-12-01T09:00:00+00:00",
 }
 
 
@@ -52,7 +52,7 @@ class ErrorResponse(BaseModel):
 
 
 class ServingModel(BaseModel):
-    """The registered model version that produced a response, and the data it saw."""
+    """The registered model version that produced a response."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_MODEL_EXAMPLE]})
 
@@ -60,13 +60,16 @@ class ServingModel(BaseModel):
     run_id: str
     alias: str
     trained_at: str
-    data_vintage: str | None = Field(description="newest publication date in the training data")
-    data_hash: str
+    data_hash: str = Field(description="sha256 (16 hex) of the panel the model was trained on")
+    as_of: str = Field(description="the training origin: the model saw data as published by this date")
     source: str = Field(description="'registry', or 'local-cache' when the tracking server was unreachable")
     loaded_at: str
 
 
-class Interval(BaseModel):
+class IntervalBand(BaseModel):
+    """A prediction interval at one level (%)."""
+
+    level: int = Field(ge=50, le=99)
     lo: float | None
     hi: float | None
 
@@ -189,100 +192,128 @@ class HistoryResponse(BaseModel):
 
 # ------------------------------------------------------------------------------------------ forecasts
 
-
-class ForecastPoint(BaseModel):
-    ds: date = Field(description="period start date")
-    value: float | None = Field(description="point forecast (the champion's mean)")
-    intervals: dict[str, Interval] = Field(description="prediction intervals keyed by level, e.g. '80', '95'")
-
-
-_POINT_EXAMPLE: JsonDict = {
-    "ds": "2026-04-01",
-    "value": 19919.15,
-    "intervals": {"80": {"lo": 14738.11, "hi": 25100.19}, "95": {"lo": 11995.43, "hi": 27842.87}},
+_BANDS_EXAMPLE: list[JsonValue] = [{"level": 80, "lo": 138.2, "hi": 171.5}, {"level": 95, "lo": 129.9, "hi": 182.0}]
+_FORECAST_EXAMPLE: JsonDict = {
+    "series_id": "wsts_worldwide_sales",
+    "name": "Worldwide semiconductor sales (3-month moving average)",
+    "unit": "US$ bn",
+    "frequency": "monthly",
+    "horizon": 18,
+    "levels": [80, 95],
+    "method": {
+        "name": "Combination",
+        "description": "weighted combination of AutoTheta, AutoETS, AutoCES, AutoARIMA fitted on logs",
+        "members": [{"name": "AutoETS", "weight": 0.24, "params": {"season_length": 12}}],
+        "scale": "log",
+        "intervals": "mixture of the members' empirical error paths",
+        "backtest": {"origins": 145, "first_origin": "2013-12-08", "last_origin": "2026-09-04",
+                     "primary_horizon": 12, "mase": 1.29, "baseline_mase": 1.5},
+        "passed_over": [],
+    },
+    "data": {"last_observation": "2026-07-01", "last_published": "2026-09-07", "next_expected_release": "2026-11-07",
+             "staleness_days": 24, "as_of": "2026-12-01", "bridged_for_fitting": ["2025-08-01"],
+             "vintages": "true", "source": "Semiconductor Industry Association (SIA) press releases"},
+    "model": _MODEL_EXAMPLE,
+    "notes": [],
+    "points": [{"ds": "2026-08-01", "value": 152.3, "intervals": _BANDS_EXAMPLE}],
+    "outlook": [{"year": 2026, "value": 1381.2, "intervals": _BANDS_EXAMPLE, "growth_pct": 74.45,
+                 "growth_intervals": [{"level": 80, "lo": 70.1, "hi": 79.2}, {"level": 95, "lo": 67.0, "hi": 82.3}],
+                 "prior_year_value": 791.7, "published_periods": 2, "forecast_periods": 2}],
 }
 
 
-class ForecastResponse(BaseModel):
-    """Point forecasts with prediction intervals from the serving champion."""
+class MemberResponse(BaseModel):
+    name: str = Field(description="zoo model name")
+    weight: float = Field(description="combination weight at the serving origin (0: passed over)")
+    params: dict[str, Any] = Field(description="the exact configuration that was scored and is served")
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "series_id": "capex_meta",
-                    "name": "Meta Platforms capital expenditure (cash paid for PP&E)",
-                    "unit": "US$ m",
-                    "frequency": "quarterly",
-                    "horizon": 8,
-                    "levels": [80, 95],
-                    "model_name": "AutoETS",
-                    "model": _MODEL_EXAMPLE,
-                    "points": [_POINT_EXAMPLE],
-                }
-            ]
-        }
-    )
 
-    series_id: str
-    name: str
-    unit: str
-    frequency: str
-    horizon: int
-    levels: list[int]
-    model_name: str = Field(description="champion model chosen by the backtest, e.g. AutoETS, Ensemble")
-    model: ServingModel
-    points: list[ForecastPoint]
+class BacktestSummary(BaseModel):
+    origins: int = Field(description="rolling origins the served method was scored on")
+    first_origin: date | None
+    last_origin: date | None
+    primary_horizon: int | None
+    mase: float | None = Field(description="MASE of the served method at the primary horizon")
+    baseline_mase: float | None = Field(description="the better of Naive and SeasonalNaive on the same origins")
+
+
+class PassedOver(BaseModel):
+    model: str
+    reason: str
+
+
+class MethodResponse(BaseModel):
+    """How the numbers were made (the same for every response of one series and model version)."""
+
+    name: str = Field(description="'Combination' for backtested series, 'structural' for HBM")
+    description: str
+    members: list[MemberResponse]
+    scale: str = Field(description="'log' (positive series) or 'level'")
+    intervals: str = Field(description="where the intervals come from")
+    backtest: BacktestSummary
+    passed_over: list[PassedOver] = Field(description="members given no weight at the serving origin, and why")
+
+
+class DataStatusResponse(BaseModel):
+    """The series' own freshness: what the forecast starts from and when the next figure is due."""
+
+    last_observation: date | None = Field(description="start of the newest published period used")
+    last_published: date | None = Field(description="when that figure became public")
+    next_expected_release: date | None = Field(description="when the next figure is normally published")
+    staleness_days: int | None = Field(description="days past next_expected_release (0 while not yet due)")
+    as_of: date | None = Field(description="the model used data as published by this date")
+    bridged_for_fitting: list[date] = Field(description="missing periods filled for fitting only (never shown)")
+    vintages: str = Field(description="'true': values as first printed and revised; 'latest': latest only")
+    source: str
+
+
+class ForecastPointResponse(BaseModel):
+    ds: date = Field(description="period start date")
+    value: float | None = Field(description="point forecast")
+    intervals: list[IntervalBand]
 
 
 class OutlookYearResponse(BaseModel):
     year: int
-    value: float | None = Field(description="calendar-year total (published periods + forecast periods)")
-    intervals: dict[str, Interval] = Field(description="interval of the yearly total, from simulated paths")
+    value: float | None = Field(description="calendar-year value (published + forecast periods, catalog rule)")
+    intervals: list[IntervalBand] = Field(description="of the yearly value, from simulated paths")
     growth_pct: float | None = Field(description="growth over the prior year, %")
-    growth_intervals: dict[str, Interval]
+    growth_intervals: list[IntervalBand] = Field(description="of the growth, % (per simulated path)")
     prior_year_value: float | None
-    published_periods: int | None
-    forecast_periods: int | None
+    published_periods: int = Field(description="periods of the year already published")
+    forecast_periods: int = Field(description="periods of the year forecast")
 
 
-class OutlookResponse(BaseModel):
-    """Calendar-year totals that mix published and forecast periods, with growth and intervals."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "series_id": "capex_meta",
-                    "name": "Meta Platforms capital expenditure (cash paid for PP&E)",
-                    "unit": "US$ m",
-                    "aggregation": "sum",
-                    "model_name": "AutoETS",
-                    "model": _MODEL_EXAMPLE,
-                    "years": [
-                        {
-                            "year": 2026,
-                            "value": 80282.77,
-                            "intervals": {"80": {"lo": 61112.49, "hi": 94739.36}, "95": {"lo": 52000.0, "hi": 99000.0}},
-                            "growth_pct": 15.2,
-                            "growth_intervals": {"80": {"lo": -12.3, "hi": 35.9}, "95": {"lo": -25.4, "hi": 42.0}},
-                            "prior_year_value": 69691.0,
-                            "published_periods": 1,
-                            "forecast_periods": 3,
-                        }
-                    ],
-                }
-            ]
-        }
-    )
-
+class _ForecastBase(BaseModel):
     series_id: str
     name: str
     unit: str
-    aggregation: str = Field(description="how periods add up to a year (sum, mean, last, quarter_end_3mma_x3)")
-    model_name: str
-    model: ServingModel
-    years: list[OutlookYearResponse]
+    frequency: str
+    horizon: int = Field(description="periods forecast (for outlooks: the periods the years needed)")
+    levels: list[int]
+    method: MethodResponse
+    data: DataStatusResponse
+    model: ServingModel | None
+    notes: list[str] = Field(description="secondary sources, conversions, caveats")
+    currency: dict[str, Any] | None = Field(default=None, description="set when values were converted")
+
+
+class ForecastResponse(_ForecastBase):
+    """Point forecasts with prediction intervals, and the calendar years they complete."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_FORECAST_EXAMPLE]})
+
+    points: list[ForecastPointResponse]
+    outlook: list[OutlookYearResponse]
+
+
+class OutlookResponse(_ForecastBase):
+    """Calendar-year totals that mix published and forecast periods, with growth and intervals."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{k: v for k, v in _FORECAST_EXAMPLE.items()
+                                                              if k != "points"}]})
+
+    outlook: list[OutlookYearResponse]
 
 
 # ------------------------------------------------------------------------------------------ backtests
@@ -290,7 +321,7 @@ class OutlookResponse(BaseModel):
 
 class LeaderboardRowResponse(BaseModel):
     model: str
-    horizon: int
+    horizon: int = Field(description="scored on steps 1..horizon")
     mase: float | None
     smape: float | None
     mae: float | None
@@ -298,44 +329,22 @@ class LeaderboardRowResponse(BaseModel):
     bias: float | None
     coverage_80: float | None
     coverage_95: float | None
-    width_80: float | None
-    width_95: float | None
-    windows: int | None
-    champion: bool
+    winkler_80: float | None = Field(description="Winkler interval score at 80%, scaled like MASE")
+    winkler_95: float | None
+    windows: int = Field(description="rolling origins scored")
+    role: str = Field(description="baseline, reference, member or method")
+    weight: float | None = Field(description="combination weight at the serving origin")
+    served: bool = Field(description="true for the served method")
     uses_drivers: bool
+    note: str | None = Field(description="why a member was passed over, if it was")
 
 
 class BacktestResponse(BaseModel):
-    """Rolling-origin backtest of every candidate model; the champion rule picked ``champion``."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "series_id": "capex_meta",
-                    "champion": "AutoETS",
-                    "primary_horizon": 4,
-                    "champion_mase": 1.634,
-                    "baseline_mase": 1.71,
-                    "drivers": [],
-                    "model": _MODEL_EXAMPLE,
-                    "leaderboard": [
-                        {"model": "AutoETS", "horizon": 4, "mase": 1.634, "smape": 0.107, "mae": 1520.3,
-                         "rmse": 1800.2, "bias": -120.5, "coverage_80": 0.79, "coverage_95": 0.96,
-                         "width_80": 0.61, "width_95": 0.92, "windows": 6, "champion": True,
-                         "uses_drivers": False}
-                    ],
-                }
-            ]
-        }
-    )
+    """Rolling-origin backtest of every zoo model and the served combination, on the same origins."""
 
     series_id: str
-    champion: str
+    method: MethodResponse
     primary_horizon: int
-    champion_mase: float | None
-    baseline_mase: float | None
-    drivers: list[str]
     model: ServingModel
     leaderboard: list[LeaderboardRowResponse]
 
@@ -350,7 +359,7 @@ class ModelVersionResponse(BaseModel):
     aliases: list[str] = Field(default_factory=list)
     run_id: str | None = None
     created_at: datetime | None = None
-    data_vintage: str | None = None
+    as_of: str | None = Field(default=None, description="the training origin of the version")
     metrics: dict[str, float | None] = Field(default_factory=dict)
 
     @field_validator("created_at", mode="before")
@@ -372,7 +381,7 @@ class ModelsResponse(BaseModel):
                     "serving": _MODEL_EXAMPLE,
                     "models": [
                         {"version": "3", "aliases": ["champion"], "run_id": "6f1c2a9b0e",
-                         "created_at": "2026-11-27T20:55:01Z", "data_vintage": "2026-10-05",
+                         "created_at": "2026-11-27T20:55:01Z", "as_of": "2026-12-01",
                          "metrics": {"capex_meta.h4.mase": 1.634}}
                     ],
                 }
@@ -384,47 +393,7 @@ class ModelsResponse(BaseModel):
     models: list[ModelVersionResponse]
 
 
-# ------------------------------------------------------------------------------------------ HBM (modelled)
-
-HBM_FORMULA_EXAMPLE = "hbm_revenue = hyperscaler capex x accelerator_share x hbm_content"
-
-_INTERVALS_EXAMPLE: JsonDict = {"80": {"lo": 42.41, "hi": 50.81}, "95": {"lo": 40.58, "hi": 53.01}}
-
-_ELASTICITY_EXAMPLE: JsonDict = {"target": "micron_revenue", "driver": "capex_hyperscalers_total", "value": 1.799,
-                                  "estimate": 1.799, "se": 0.234, "n": 30, "periods": "2018-07-01..2026-01-01"}
-
-_ASSUMPTIONS_EXAMPLE: JsonDict = {
-    "formula": HBM_FORMULA_EXAMPLE,
-    "capex_driver": "capex_hyperscalers_total",
-    "accelerator_share": {
-        "name": "accelerator_share",
-        "value": 0.4763,
-        "low": 0.4708,
-        "high": 0.4818,
-        "unit": "NVIDIA DC revenue per US$ of hyperscaler capex",
-        "how": "range of the last two complete calendar years",
-        "sources": ["panel: nvidia_datacenter_revenue / capex_hyperscalers_total"],
-        "calibration": [
-            {"year": 2025, "ratio": 0.4708, "nvidia_dc_usd_m": 193737.0, "capex_usd_m": 411528.0,
-             "source": "panel: nvidia_datacenter_revenue / capex_hyperscalers_total"}
-        ],
-    },
-    "hbm_content": {
-        "name": "hbm_content",
-        "value": 0.1592,
-        "low": 0.1389,
-        "high": 0.1807,
-        "unit": "HBM revenue per US$ of NVIDIA DC revenue",
-        "how": "dated HBM market-size estimates / NVIDIA DC revenue of the same calendar year",
-        "sources": ["https://marketbeat.com/earnings/reports/2024-12-18-micron-technology-inc-stock"],
-        "calibration": [
-            {"year": 2024, "ratio": 0.1389, "hbm_usd_bn": 16.0, "estimate_by": "Micron", "stated": "2024-12-18",
-             "source": "https://marketbeat.com/earnings/reports/2024-12-18-micron-technology-inc-stock"}
-        ],
-    },
-    "elasticities": {"micron_revenue": _ELASTICITY_EXAMPLE},
-    "limits": ["Memory elasticities are contemporaneous YoY co-movements, not causal estimates."],
-}
+# ------------------------------------------------------------------------------------------ HBM assumptions
 
 
 class CalibrationPoint(BaseModel):
@@ -463,7 +432,7 @@ class CapexElasticity(BaseModel):
     periods: str = Field(description="first..last period used")
 
 
-class HbmAssumptions(BaseModel):
+class HbmAssumptionsResponse(BaseModel):
     """Everything the HBM model and the capex scenarios assume: parameters with ranges, sources and calibration
     points, memory elasticities with standard errors, and the model's stated limits."""
 
@@ -473,116 +442,13 @@ class HbmAssumptions(BaseModel):
     hbm_content: HbmParameter
     elasticities: dict[str, CapexElasticity] = Field(description="memory revenue vs capex, per memory target")
     limits: list[str] = Field(description="what the model leaves out; read these before quoting a number")
-
-
-class HbmAssumptionsResponse(HbmAssumptions):
-    """The serving model's HBM assumptions (``GET /v1/models/hbm/assumptions``)."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{**_ASSUMPTIONS_EXAMPLE, "model": _MODEL_EXAMPLE}]})
-
-    model: ServingModel
-
-
-class HbmForecastPoint(BaseModel):
-    year: int
-    ds: date = Field(description="start of the calendar year (so clients can plot it beside other series)")
-    value: float | None = Field(description="median of the simulated paths")
-    mean: float | None = Field(description="mean of the simulated paths")
-    intervals: dict[str, Interval] = Field(description="percentile intervals of the simulated paths, by level")
-
-
-class HbmForecastResponse(BaseModel):
-    """HBM market revenue per calendar year from the structural model (a precomputed baseline, never refitted)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "series_id": "hbm_revenue",
-                    "name": "HBM market revenue, calendar year (modelled)",
-                    "unit": "US$ bn",
-                    "frequency": "annual",
-                    "levels": [80, 95],
-                    "model_name": "structural",
-                    "formula": HBM_FORMULA_EXAMPLE,
-                    "model": _MODEL_EXAMPLE,
-                    "points": [{"year": 2026, "ds": "2026-01-01", "value": 46.45, "mean": 46.56,
-                                "intervals": _INTERVALS_EXAMPLE}],
-                }
-            ]
-        }
-    )
-
-    series_id: Literal["hbm_revenue"] = "hbm_revenue"
-    name: str
-    unit: str
-    frequency: Literal["annual"]
-    levels: list[int]
-    model_name: Literal["structural"] = Field(
-        default="structural",
-        description="a transparent formula calibrated on published data, not a backtested time-series model")
-    formula: str
-    model: ServingModel
-    points: list[HbmForecastPoint]
-
-
-class HbmYear(BaseModel):
-    year: int
-    value: float | None = Field(description="median of the simulated paths")
-    mean: float | None = Field(description="mean of the simulated paths")
-    intervals: dict[str, Interval]
-    growth_pct: float | None = Field(
-        description="median growth over the prior modelled year, %; null for the first modelled year")
-
-
-class HbmOutlookResponse(BaseModel):
-    """Calendar-year HBM revenue with intervals and growth, and the assumptions and sources behind it."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "series_id": "hbm_revenue",
-                    "name": "HBM market revenue, calendar year (modelled)",
-                    "unit": "US$ bn",
-                    "model_name": "structural",
-                    "formula": HBM_FORMULA_EXAMPLE,
-                    "model": _MODEL_EXAMPLE,
-                    "years": [
-                        {"year": 2026, "value": 46.45, "mean": 46.56, "intervals": _INTERVALS_EXAMPLE,
-                         "growth_pct": None},
-                        {"year": 2027, "value": 50.92, "mean": 50.85,
-                         "intervals": {"80": {"lo": 43.48, "hi": 57.96}, "95": {"lo": 40.36, "hi": 62.06}},
-                         "growth_pct": 9.15},
-                    ],
-                    "assumptions": _ASSUMPTIONS_EXAMPLE,
-                    "sources": ["https://marketbeat.com/earnings/reports/2024-12-18-micron-technology-inc-stock",
-                                "panel: nvidia_datacenter_revenue / capex_hyperscalers_total"],
-                }
-            ]
-        }
-    )
-
-    series_id: Literal["hbm_revenue"] = "hbm_revenue"
-    name: str
-    unit: str
-    model_name: Literal["structural"] = "structural"
-    formula: str
-    model: ServingModel
-    years: list[HbmYear]
-    assumptions: HbmAssumptions
-    sources: list[str] = Field(description="every source the parameters were calibrated on")
+    model: ServingModel | None = None
 
 
 # ------------------------------------------------------------------------------------------ scenarios
 
 ScenarioName = Literal["bear", "base", "bull"]
 CapexMode = Literal["relative_to_baseline_pct", "yoy_growth_pct", "absolute_usd_m"]
-#: bounds of percentage scenario values (relative to baseline, or year-on-year growth)
-PCT_RANGE = (-90.0, 500.0)
-#: upper bound of an absolute capex value, US$ m per year (US$ 10 trn: far beyond anything plausible)
-MAX_CAPEX_USD_M = 10_000_000.0
-
 ScenarioYear = Annotated[int, Field(ge=2000, le=2100)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 TargetId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -597,42 +463,24 @@ class CapexPathRequest(BaseModel):
     )
 
     mode: CapexMode = Field(
-        description="relative_to_baseline_pct: % above/below the capex forecast; yoy_growth_pct: % growth over "
-                    "the prior year (published or scenario); absolute_usd_m: capex in US$ m per calendar year")
+        description="relative_to_baseline_pct: % above/below the capex forecast (-75..200); yoy_growth_pct: % "
+                    "growth over the prior year (-50..150); absolute_usd_m: capex in US$ m per calendar year "
+                    "(0.25x..4x the baseline year)")
     values: dict[ScenarioYear, FiniteFloat] = Field(
         min_length=1, max_length=10,
-        description="calendar year (\"2026\" or 2026; must be a forecast year) -> value. Percentages must be "
-                    "within -90..500; absolute values > 0. Years left out keep the baseline "
-                    "(in yoy mode, the baseline's growth from the scenario level)")
-
-    @model_validator(mode="after")
-    def _values_in_range(self) -> CapexPathRequest:
-        if self.mode == "absolute_usd_m":
-            bad = {y: v for y, v in self.values.items() if not 0 < v <= MAX_CAPEX_USD_M}
-            if bad:
-                raise ValueError(f"absolute_usd_m values must be > 0 and at most {MAX_CAPEX_USD_M:,.0f} "
-                                 f"(US$ m per year), got {bad}")
-        else:
-            lo, hi = PCT_RANGE
-            bad = {y: v for y, v in self.values.items() if not lo <= v <= hi}
-            if bad:
-                raise ValueError(f"{self.mode} values must be between {lo:g} and {hi:g} (%), got {bad}")
-        return self
-
-
-_NAMED_EXAMPLE: JsonDict = {"scenario": "bull", "targets": ["hbm_revenue", "micron_revenue"]}
-_USER_EXAMPLE: JsonDict = {
-    "name": "capex +50%",
-    "capex": {"mode": "relative_to_baseline_pct", "values": {"2026": 50, "2027": 50, "2028": 50}},
-    "targets": ["hbm_revenue", "skhynix_revenue"],
-    "hbm_content": 0.16,
-}
+        description="calendar year (must be a year the capex forecast completes) -> value. Years left out keep "
+                    "the baseline (in yoy mode, the baseline's growth from the scenario level)")
 
 
 class ScenarioRequest(BaseModel):
     """Either a named scenario or a user-defined capex path (exactly one), for memory and HBM targets."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_NAMED_EXAMPLE, _USER_EXAMPLE]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"scenario": "bull", "targets": ["hbm_revenue", "micron_revenue"]},
+        {"name": "capex +50%", "capex": {"mode": "relative_to_baseline_pct",
+                                         "values": {"2026": 50, "2027": 50, "2028": 50}},
+         "targets": ["hbm_revenue", "skhynix_revenue"], "hbm_content": 0.16},
+    ]})
 
     scenario: ScenarioName | None = Field(
         default=None, description="named scenario: bear (capex -15/-30/-40% vs baseline in 2026/27/28), base "
@@ -642,8 +490,8 @@ class ScenarioRequest(BaseModel):
         default=None, min_length=1, max_length=8,
         description="memory targets and/or hbm_revenue; default: every scenario target of the serving model")
     hbm_content: float | None = Field(
-        default=None, gt=0, lt=1,
-        description="fix HBM revenue per US$ of NVIDIA DC revenue (default: sampled over its calibrated range)")
+        default=None, ge=0.02, le=0.5,
+        description="fix HBM revenue per US$ of NVIDIA DC revenue in the scenario (the baseline never changes)")
     name: str | None = Field(default=None, min_length=1, max_length=64,
                              description="label of a user-defined path, echoed back (only with `capex`)")
 
@@ -661,98 +509,31 @@ class ScenarioEcho(BaseModel):
     mode: CapexMode
     values: dict[str, float] = Field(description="year -> value as applied (empty for base: the capex forecast)")
     description: str
-    hbm_content: float | None = Field(description="fixed HBM content if overridden; null: sampled over its range")
+    hbm_content: float | None = Field(description="fixed HBM content in the scenario; null: sampled over its range")
     targets: list[str]
+    bounds: dict[str, float] = Field(description="the allowed min and max of values in this mode")
 
 
 class CapexYear(BaseModel):
     year: int
-    baseline_usd_m: float | None = Field(description="capex champion's calendar-year forecast (median)")
-    scenario_usd_m: float | None
+    baseline: float | None = Field(description="the capex forecast's calendar-year value, US$ m")
+    scenario: float | None = Field(description="the scenario's calendar-year capex, US$ m")
     multiplier: float | None = Field(description="scenario / baseline")
 
 
-class MemoryScenarioPoint(BaseModel):
-    ds: date = Field(description="period start date")
-    baseline: float | None = Field(description="the champion's unconditional point forecast")
-    value: float | None = Field(description="baseline x capex_multiplier ** elasticity")
-    intervals: dict[str, Interval] = Field(
-        description="of the scenario value: simulated paths x multiplier ** sampled elasticity")
-    capex_multiplier: float | None = Field(description="scenario / baseline capex of the period's calendar year")
-
-
-class MemoryScenarioResult(BaseModel):
-    kind: Literal["memory"] = "memory"
-    series_id: str
-    name: str
-    unit: str
-    model_name: str = Field(description="the target's champion (its baseline forecast)")
-    elasticity: CapexElasticity
-    points: list[MemoryScenarioPoint]
-
-
-class HbmScenarioResult(BaseModel):
-    kind: Literal["hbm"] = "hbm"
-    series_id: Literal["hbm_revenue"] = "hbm_revenue"
-    name: str
-    unit: str
-    model_name: Literal["structural"] = "structural"
-    formula: str
-    baseline: list[HbmYear] = Field(description="HBM revenue under the capex forecast")
-    scenario: list[HbmYear] = Field(description="HBM revenue under the scenario's capex path")
-
-
-ScenarioTargetResult = Annotated[MemoryScenarioResult | HbmScenarioResult, Field(discriminator="kind")]
+class ScenarioTarget(BaseModel):
+    baseline: ForecastResponse = Field(description="the stored forecast (never changed by the scenario)")
+    scenario: ForecastResponse = Field(description="the same series under the scenario")
 
 
 class ScenarioResponse(BaseModel):
     """Memory and HBM forecasts under a capex scenario beside the baseline, with the assumptions used."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "scenario": {"name": "bull", "mode": "relative_to_baseline_pct",
-                                 "values": {"2026": 15.0, "2027": 30.0, "2028": 40.0},
-                                 "description": "AI capex overshoots the baseline forecast: +15% in 2026, +30% in "
-                                                "2027, +40% in 2028",
-                                 "hbm_content": None, "targets": ["micron_revenue", "hbm_revenue"]},
-                    "capex": [{"year": 2026, "baseline_usd_m": 610728.9, "scenario_usd_m": 702338.2,
-                               "multiplier": 1.15}],
-                    "assumptions": _ASSUMPTIONS_EXAMPLE,
-                    "targets": {
-                        "micron_revenue": {
-                            "kind": "memory", "series_id": "micron_revenue",
-                            "name": "Micron Technology revenue", "unit": "US$ m", "model_name": "Ridge",
-                            "elasticity": _ELASTICITY_EXAMPLE,
-                            "points": [{"ds": "2026-07-01", "baseline": 63936.7, "value": 82218.0,
-                                        "intervals": {"80": {"lo": 78388.1, "hi": 86171.0},
-                                                      "95": {"lo": 76536.7, "hi": 88696.7}},
-                                        "capex_multiplier": 1.15}],
-                        },
-                        "hbm_revenue": {
-                            "kind": "hbm", "series_id": "hbm_revenue",
-                            "name": "HBM market revenue, calendar year (modelled)", "unit": "US$ bn",
-                            "model_name": "structural", "formula": HBM_FORMULA_EXAMPLE,
-                            "baseline": [{"year": 2026, "value": 46.45, "mean": 46.56,
-                                          "intervals": _INTERVALS_EXAMPLE, "growth_pct": None}],
-                            "scenario": [{"year": 2026, "value": 53.42, "mean": 53.54,
-                                          "intervals": {"80": {"lo": 48.77, "hi": 58.43},
-                                                        "95": {"lo": 46.67, "hi": 60.96}},
-                                          "growth_pct": None}],
-                        },
-                    },
-                    "model": _MODEL_EXAMPLE,
-                }
-            ]
-        }
-    )
-
     scenario: ScenarioEcho
     capex: list[CapexYear] = Field(description="hyperscaler capex per forecast year, baseline and scenario")
-    assumptions: HbmAssumptions
-    targets: dict[str, ScenarioTargetResult] = Field(description="per target id, in request order")
-    model: ServingModel
+    assumptions: HbmAssumptionsResponse
+    targets: dict[str, ScenarioTarget] = Field(description="per target id, in request order")
+    model: ServingModel | None
 
 
 # ------------------------------------------------------------------------------------------ admin / health

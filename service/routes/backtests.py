@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -15,9 +16,9 @@ router = APIRouter(prefix="/backtests", tags=["backtests"], dependencies=[ReadAc
 
 
 @router.get("/{series_id}", response_model=BacktestResponse, responses=errors(*READ_ERRORS, 404, 503),
-            summary="Rolling-origin backtest leaderboard and the champion's metrics")
+            summary="Rolling-origin backtest leaderboard: every zoo model and the served combination")
 def backtest(
     series_id: Annotated[str, Path(description="forecast series id", examples=["capex_meta"])],
     model: ModelDep,
 ) -> BacktestResponse:
-    return logic.backtest_response(model, series_id)
+    return logic.backtest_response(model, series_id, datetime.now(UTC).date())

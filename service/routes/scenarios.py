@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body
@@ -14,28 +15,31 @@ from service.schemas import ScenarioRequest, ScenarioResponse
 router = APIRouter(prefix="/scenarios", tags=["scenarios"], dependencies=[ReadAccess])
 
 DESCRIPTION = """\
-Memory revenue and HBM revenue under a hyperscaler-capex scenario, each **beside its baseline**, with the
-assumptions used echoed in the response.
+Memory revenue and HBM revenue under a hyperscaler-capex scenario, each **beside its stored baseline**, in
+the same forecast shape as `GET /v1/forecasts/{id}` (points plus calendar-year totals, growth and intervals).
 
 Send exactly one of:
 
 * `scenario`: `bear` (capex -15/-30/-40% against the capex forecast in 2026/27/28), `base` (the forecast itself)
   or `bull` (+15/+30/+40%);
 * `capex`: your own path, `{"mode": ..., "values": {"2026": 50, ...}}` with mode
-  `relative_to_baseline_pct` (% vs the capex forecast), `yoy_growth_pct` (% over the prior year) or
-  `absolute_usd_m` (US$ m per calendar year). Percentages must be within -90..500, absolute values > 0, and
-  years must be forecast years (the 422 names them). Years you leave out keep the baseline. `name` labels it.
+  `relative_to_baseline_pct` (% vs the capex forecast, -75..200), `yoy_growth_pct` (% over the prior year,
+  -50..150) or `absolute_usd_m` (US$ m per calendar year, 0.25x..4x the baseline year). Years must be years
+  the capex forecast completes (the 422 names them). Years you leave out keep the baseline. `name` labels it.
 
 `targets` (default: all) are the memory series of the serving model (`micron_revenue`, `skhynix_revenue`,
 `wsts_memory_sales_annual`) and `hbm_revenue`; anything else answers 422 listing the allowed targets.
-`hbm_content` fixes HBM revenue per US$ of NVIDIA data-center revenue instead of sampling its calibrated range.
+`hbm_content` (0.02..0.5) fixes HBM revenue per US$ of NVIDIA data-center revenue **in the scenario only**;
+the baseline is always the stored forecast.
 
-How targets respond: HBM = capex x accelerator_share x hbm_content (Monte Carlo over capex paths and both
-parameters); memory = the champion's baseline x (scenario capex / baseline capex) ^ elasticity, the elasticity
-estimated on YoY growth and kept >= 0. So more capex never lowers a target.
+How targets respond: HBM = capex x accelerator_share x hbm_content over the capex forecast's sample paths;
+memory = the baseline paths x (scenario capex / baseline capex) ^ elasticity, the elasticity estimated on YoY
+growth, kept >= 0 and sampled from its standard error. Annual capex multipliers are spread over quarters
+smoothly (log-linear between mid-years, each year's mean kept), so no quarter steps at a year end from the
+multiplier alone. More capex never lowers a target.
 
-Results are computed on demand (about a second) and cached per model version and scenario, so repeating a
-request is instant. Responses are never HTTP-cached (`Cache-Control: no-store`).
+Results are computed on demand and cached per model version and scenario. Responses are never HTTP-cached
+(`Cache-Control: no-store`).
 """
 
 
@@ -62,13 +66,15 @@ def scenarios(
                     "value": {"capex": {"mode": "yoy_growth_pct", "values": {"2026": 40}}}},
             "absolute": {"summary": "absolute capex, US$ m per year",
                          "value": {"capex": {"mode": "absolute_usd_m",
-                                             "values": {"2026": 550000, "2027": 600000}},
+                                             "values": {"2027": 1000000}},
                                    "targets": ["hbm_revenue"]}},
         }),
     ],
     model: ModelDep,
     runtime: RuntimeDep,
 ) -> ScenarioResponse:
-    # a sync route: FastAPI runs it in the threadpool, so the Monte Carlo never blocks the event loop
-    spec = hbm.scenario_spec(model, body)
-    return runtime.scenarios.get_or_compute(hbm.scenario_key(model, spec), lambda: hbm.scenario_response(model, spec))
+    # a sync route: FastAPI runs it in the threadpool, so the computation never blocks the event loop
+    spec = hbm.scenario_spec(body)
+    today = datetime.now(UTC).date()
+    return runtime.scenarios.get_or_compute(hbm.scenario_key(model, spec),
+                                            lambda: hbm.scenario_response(model, spec, today))

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
-from service import hbm, logic
+from service import logic
 from service.deps import PanelDep, ReadAccess, RuntimeDep, ServingDep
 from service.http_cache import cached_json
 from service.routes.responses import READ_ERRORS, errors
@@ -30,7 +30,7 @@ async def list_series(
     today = datetime.now(UTC).date()
     key = ("series", serving.loaded_at.isoformat(), today.isoformat(), str(forecast))
     return await cached_json(runtime.responses, key, lambda: logic.series_list(
-        panel, serving.model, today, forecast, modelled=hbm.modelled_series(serving.model)))
+        panel, serving.model, today, forecast, modelled=logic.modelled_series(serving.model)))
 
 
 @router.get(

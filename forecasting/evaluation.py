@@ -1,0 +1,529 @@
+"""Rolling-origin evaluation that cannot flatter, and the predictive distribution it implies.
+
+For one target, every *origin* is a date. At each origin the target's history is taken **as it was known
+on that date** (``pipelines.panel.as_of`` on the vintage panel: later periods and later revisions are
+invisible) and every zoo model forecasts ``max_h`` periods ahead. All origins are fitted in one
+``StatsForecast.forecast`` call over a stacked frame (one ``unique_id`` per origin), on whichever engine
+runs statsforecast (this process or a Dask cluster via fugue).
+
+Then, origin by origin and using only what was known on that date:
+
+* **Nested combination weights.** The served method is a combination of the members. Its weights at an
+  origin come from the members' errors on earlier origins whose outcomes had been published by then:
+  half equal weights, half inverse mean squared error (shrinkage toward equal weights, the classic cure for
+  the "combination puzzle"). No weight ever sees an outcome published after its origin.
+* **Empirical error paths.** Prediction intervals and simulated paths come from the method's own errors at
+  earlier origins (working scale, i.e. log errors for positive series): each earlier origin contributes
+  its whole error path, so errors keep their correlation across horizons and calendar-year totals get
+  honest intervals. A path known only for its first steps (a recent origin) is completed with the later
+  increments of a randomly chosen complete path (seeded). Intervals, fan charts and outlook totals all
+  read the same paths.
+
+Scoring (leaderboards, coverage) uses the latest published values and utilsforecast's metrics with the
+cutoff column, so MASE is scaled per origin by the history known before it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
+from typing import Any
+
+import numpy as np
+import polars as pl
+from statsforecast.models import Naive
+from utilsforecast.evaluation import evaluate
+from utilsforecast.losses import bias, coverage, mae, mase, rmse, smape, winkler_score
+
+from forecasting.data import NotEnoughDataError, TrainingSeries, log_scale, training_series
+from forecasting.engine import Engine, LocalEngine, bulk_forecast
+from forecasting.targets import LEVELS, MIN_ORIGINS, TargetConfig
+from forecasting.zoo import BASELINES, COMBINATION, ZOO, FitContext, ModelSpec, complexity, resolve_specs
+from pipelines.panel import as_of
+
+#: fewest member errors before weights move away from equal
+MIN_WEIGHT_ERRORS = 12
+#: share of the weight that always stays equal across members
+SHRINKAGE = 0.5
+#: fewest earlier error paths for empirical intervals; below it the random-walk bootstrap is used
+MIN_PATHS = 5
+#: sample paths drawn from the combination's mixture
+N_SAMPLES = 1000
+#: bounds of the volatility rescaling of a past error: widths follow the regime, but one volatile year
+#: cannot multiply the whole error history
+VOL_RATIO_BOUNDS: tuple[float, float] = (0.5, 2.0)
+#: a member whose forecast exceeds this multiple of the largest published value gets no weight
+PLAUSIBLE_MULTIPLE = 5.0
+
+
+@dataclass(frozen=True)
+class Origins:
+    """The origins of one evaluation: ``origin_id, origin, cutoff, n_train, kind`` (rolling/extra/serving)."""
+
+    frame: pl.DataFrame
+
+    def ids(self, kind: str | None = None) -> list[int]:
+        f = self.frame if kind is None else self.frame.filter(pl.col("kind") == kind)
+        return f["origin_id"].to_list()
+
+
+@dataclass
+class Evaluation:
+    """Everything the rolling-origin run produced for one target."""
+
+    series_id: str
+    cfg: TargetConfig
+    log: bool
+    specs: dict[str, ModelSpec]
+    origins: pl.DataFrame
+    #: origin_id, ds, h, model, yhat (working scale), for every zoo model and the combination
+    forecasts: pl.DataFrame
+    #: origin_id, model, weight: the nested combination weights at each origin
+    weights: pl.DataFrame
+    #: the target's prints: ds, y, published (a revised period has several)
+    prints: pl.DataFrame
+    #: training series per origin id (needed for scoring scales, refits and the served history)
+    training: dict[int, TrainingSeries] = field(repr=False, default_factory=dict)
+    _errors: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = field(repr=False, default_factory=dict)
+    _vol: dict[int, float] = field(repr=False, default_factory=dict)
+
+    # -------------------------------------------------------------------------------- lookups
+    def origin_row(self, origin_id: int) -> dict[str, object]:
+        return self.origins.filter(pl.col("origin_id") == origin_id).row(0, named=True)
+
+    @property
+    def serving_id(self) -> int:
+        return int(self.origins.filter(pl.col("kind") == "serving")["origin_id"][0])
+
+    def work(self, y: pl.Expr) -> pl.Expr:
+        return y.log() if self.log else y
+
+    def unwork(self, y: np.ndarray) -> np.ndarray:
+        return np.exp(y) if self.log else y
+
+    def known_at(self, when: date) -> pl.DataFrame:
+        """``ds, y``: the target's values as known on ``when`` (latest print published by then)."""
+        return (
+            self.prints.filter(pl.col("published") <= when)
+            .sort("published")
+            .group_by("ds")
+            .agg(pl.col("y").last())
+            .sort("ds")
+        )
+
+    # -------------------------------------------------------------------------------- error paths
+    def volatility(self, origin_id: int) -> float:
+        """Typical one-period change of the working-scale series over the last two years before an origin."""
+        hit = self._vol.get(origin_id)
+        if hit is None:
+            y = self.training[origin_id].working(self.log)["y"].to_numpy()
+            d = np.diff(y)[-2 * self.cfg.frequency.periods_per_year - 1:]
+            hit = float(d.std()) if d.size > 1 and d.std() > 0 else 1.0
+            self._vol[origin_id] = hit
+        return hit
+
+    def raw_errors(self, origin_id: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per model: (past origin ids, error matrix n_past x max_h with NaN where not yet known).
+
+        Only earlier *rolling* origins contribute; an error counts once its outcome was published by
+        this origin's date, with the value as known then.
+        """
+        hit = self._errors.get(origin_id)
+        if hit is not None:
+            return hit
+        when = self.origin_row(origin_id)["origin"]
+        assert isinstance(when, date)
+        known = self.known_at(when).with_columns(self.work(pl.col("y")).alias("actual"))
+        past_ids = self.origins.filter((pl.col("kind") == "rolling") & (pl.col("origin") < when))["origin_id"]
+        errs = (
+            self.forecasts.filter(pl.col("origin_id").is_in(past_ids.implode()))
+            .join(known.select("ds", "actual"), on="ds", how="inner")
+            .select("model", "origin_id", "h", (pl.col("actual") - pl.col("yhat")).alias("e"))
+        )
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for (model,), part in errs.partition_by("model", as_dict=True).items():
+            ids = np.array(sorted(part["origin_id"].unique().to_list()))
+            mat = np.full((ids.size, self.cfg.max_h), np.nan)
+            pos = {int(o): i for i, o in enumerate(ids)}
+            rows = np.array([pos[int(o)] for o in part["origin_id"].to_list()])
+            mat[rows, part["h"].to_numpy() - 1] = part["e"].to_numpy()
+            out[str(model)] = (ids, mat)
+        self._errors[origin_id] = out
+        return out
+
+    def error_paths(self, origin_id: int, model: str) -> np.ndarray:
+        """Completed, volatility-scaled error paths (n x max_h, working scale) of one model at an origin.
+
+        Each earlier origin's errors are multiplied by the volatility of the series before *this* origin
+        over the volatility before *that* one (bounded to ``VOL_RATIO_BOUNDS``), so intervals widen when the
+        series turns volatile (the 2024-2026 upswing) and narrow again in calm years.
+        """
+        got = self.raw_errors(origin_id).get(model)
+        if got is None:
+            return np.empty((0, self.cfg.max_h))
+        ids, mat = got
+        now = self.volatility(origin_id)
+        ratio = np.clip(now / np.array([self.volatility(int(i)) for i in ids]), *VOL_RATIO_BOUNDS)
+        mat = mat * ratio[:, None]
+        return complete_paths(mat, seed=_seed(self.series_id, origin_id))
+
+    def point(self, origin_id: int, model: str) -> np.ndarray:
+        """Working-scale point path of ``model`` at an origin."""
+        return (self.forecasts.filter(pl.col("origin_id") == origin_id, pl.col("model") == model)
+                .sort("h")["yhat"].to_numpy())
+
+    def sample_paths(self, origin_id: int, model: str = COMBINATION) -> tuple[np.ndarray, np.ndarray, int, str]:
+        """(point path, sample paths, distinct error paths, how) on the series' own scale at an origin.
+
+        A single model's paths are its point plus its own error paths. The combination's paths are the
+        *mixture* of its members' paths, drawn in proportion to the combination weights, so disagreement
+        between members widens the bands instead of averaging away.
+        """
+        if model != COMBINATION:
+            pt = self.point(origin_id, model)
+            errs = self.error_paths(origin_id, model)
+            if errs.shape[0] >= MIN_PATHS:
+                return (self.unwork(pt), self.unwork(pt[None, :] + errs), errs.shape[0],
+                        f"empirical error paths at {errs.shape[0]} earlier origins")
+            return self._fallback(origin_id, pt, errs.shape[0])
+        w = self.weights.filter(pl.col("origin_id") == origin_id, pl.col("weight") > 0)
+        members = w["model"].to_list()
+        weights = np.array(w["weight"].to_list())
+        per = {m: self.error_paths(origin_id, m) for m in members}
+        n_eff = min(e.shape[0] for e in per.values())
+        pt = self.point(origin_id, COMBINATION)
+        if n_eff < MIN_PATHS:
+            return self._fallback(origin_id, pt, n_eff)
+        rng = np.random.default_rng(_seed(self.series_id, origin_id) + 1)
+        pick = rng.choice(len(members), size=N_SAMPLES, p=weights / weights.sum())
+        paths = np.empty((N_SAMPLES, self.cfg.max_h))
+        for k, m in enumerate(members):
+            idx = np.flatnonzero(pick == k)
+            errs = per[m]
+            paths[idx] = self.point(origin_id, m)[None, :] + errs[rng.integers(errs.shape[0], size=idx.size)]
+        how = (f"mixture of the members' empirical error paths ({n_eff}+ earlier origins each, "
+               "volatility-scaled), drawn by combination weight")
+        return self.unwork(pt), self.unwork(paths), n_eff, how
+
+    def _fallback(self, origin_id: int, pt: np.ndarray, n_known: int) -> tuple[np.ndarray, np.ndarray, int, str]:
+        ts = self.training[origin_id]
+        errs = random_walk_paths(ts.working(self.log)["y"].to_numpy(), self.cfg.max_h,
+                                 seed=_seed(self.series_id, origin_id))
+        how = (f"random-walk bootstrap of past changes (only {n_known} earlier origins had outcomes; "
+               f"{MIN_PATHS} needed for empirical error paths)")
+        return self.unwork(pt), self.unwork(pt[None, :] + errs), n_known, how
+
+
+def _seed(series_id: str, origin_id: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{series_id}:{origin_id}".encode()).digest()[:4], "little")
+
+
+def complete_paths(mat: np.ndarray, seed: int) -> np.ndarray:
+    """Fill each path's unknown tail with the later increments of a complete path (seeded choice).
+
+    Rows are error paths whose known values form a prefix. Rows with no known value are dropped. Without
+    any complete path, tails grow like the square root of the horizon from the last known error.
+    """
+    known_len = (~np.isnan(mat)).cumprod(axis=1).sum(axis=1)
+    mat = mat[known_len > 0]
+    known_len = known_len[known_len > 0]
+    h = mat.shape[1] if mat.ndim == 2 else 0
+    if mat.size == 0:
+        return np.empty((0, h))
+    complete = mat[known_len == h]
+    rng = np.random.default_rng(seed)
+    out = mat.copy()
+    for i in np.flatnonzero(known_len < h):
+        k = int(known_len[i])
+        last = out[i, k - 1]
+        if complete.shape[0]:
+            donor = complete[rng.integers(complete.shape[0])]
+            out[i, k:] = last + donor[k:] - donor[k - 1]
+        else:
+            out[i, k:] = last * np.sqrt(np.arange(k + 1, h + 1) / k)
+    return out
+
+
+def random_walk_paths(y: np.ndarray, h: int, seed: int, n: int = 200) -> np.ndarray:
+    """Error paths from resampled past one-period changes (demeaned): the fallback for short histories."""
+    d = np.diff(y)
+    d = d - d.mean() if d.size else np.zeros(1)
+    rng = np.random.default_rng(seed)
+    return rng.choice(d, size=(n, h), replace=True).cumsum(axis=1)
+
+
+def interval_bounds(paths: np.ndarray, levels: Sequence[int], n_eff: int | None = None,
+                    axis: int = 0) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Quantile bounds of sample paths for each level, with the split-conformal finite-sample correction.
+
+    With ``n_eff`` distinct error paths behind the samples, the upper quantile is taken at
+    ``(1 - a)(n + 1)/n`` instead of ``1 - a`` (and the lower symmetrically), so a band built on few past
+    origins is not narrower than those origins can support.
+    """
+    out = {}
+    for lv in levels:
+        a = (100 - lv) / 200
+        hi_q = 1 - a if not n_eff else min(1.0, (1 - a) * (n_eff + 1) / n_eff)
+        lo, hi = np.quantile(paths, [1 - hi_q, hi_q], axis=axis)
+        out[lv] = (lo, hi)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ origins
+
+
+def origin_dates(prints: pl.DataFrame, cfg: TargetConfig, when: date, extra: Sequence[date] = ()) -> pl.DataFrame:
+    """Rolling origins (each first publication of a period), extra dates (track record) and ``when``."""
+    first = prints.group_by("ds").agg(pl.col("published").min()).sort("ds")
+    first = first.filter(pl.col("published") <= when)
+    if first.height <= cfg.min_train:
+        rolling: list[date] = []
+    else:
+        dates = first["published"].to_list()[cfg.min_train - 1:-1] if first.height > cfg.min_train else []
+        # keep every origin_step-th origin counting back from the newest
+        dates = dates[::-1][:: cfg.origin_step][: cfg.max_origins][::-1]
+        rolling = dates
+    rows = [(d, "rolling") for d in rolling]
+    rows += [(d, "extra") for d in sorted(set(extra)) if d < when]
+    rows.append((when, "serving"))
+    return pl.DataFrame({"origin": [r[0] for r in rows], "kind": [r[1] for r in rows]},
+                        schema={"origin": pl.Date, "kind": pl.String}).sort("origin", "kind")
+
+
+# ------------------------------------------------------------------------------------------ the run
+
+
+def evaluate_target(
+    panel: pl.DataFrame,
+    cfg: TargetConfig,
+    when: date,
+    *,
+    extra_origins: Sequence[date] = (),
+    engine: Engine | None = None,
+) -> Evaluation:
+    """Fit every zoo model at every origin on data as known then; nested combination weights per origin.
+
+    ``panel`` is the vintage panel (``load_panel(vintages=True)``) or a latest-vintage one (then revisions
+    cannot be unwound, but publication dates still are).
+    """
+    sid = cfg.series_id
+    prints = panel.filter(pl.col("unique_id") == sid).select("unique_id", "ds", "y", "period_end", "published")
+    if prints.height == 0:
+        raise NotEnoughDataError(f"{sid} has no published observations in this data")
+    dates = origin_dates(prints, cfg, when, extra_origins)
+    training: dict[int, TrainingSeries] = {}
+    rows: list[dict[str, object]] = []
+    for r in dates.iter_rows(named=True):
+        try:
+            ts = training_series(as_of(prints, r["origin"]), cfg)
+        except NotEnoughDataError:
+            if r["kind"] == "serving":
+                raise
+            continue
+        oid = len(rows)
+        training[oid] = ts
+        rows.append({"origin_id": oid, "origin": r["origin"], "cutoff": ts.cutoff, "n_train": ts.n,
+                     "kind": r["kind"]})
+    origins = pl.DataFrame(rows, schema={"origin_id": pl.Int64, "origin": pl.Date, "cutoff": pl.Date,
+                                         "n_train": pl.Int64, "kind": pl.String})
+    serving = training[int(origins.filter(pl.col("kind") == "serving")["origin_id"][0])]
+    log = log_scale(serving, cfg)
+    ctx = FitContext(cfg.frequency, int(origins["n_train"].min()))  # type: ignore[arg-type]
+    specs = resolve_specs(cfg.models, ctx)
+    stacked = pl.concat([ts.working(log).with_columns(pl.lit(str(oid)).alias("unique_id"))
+                         for oid, ts in training.items()])
+    wide = bulk_forecast(engine or LocalEngine(), stacked, [s.build() for s in specs.values()],
+                         cfg.frequency.interval, cfg.max_h, fallback_model=Naive())
+    forecasts = (
+        wide.unpivot(index=["unique_id", "ds"], on=list(specs), variable_name="model", value_name="yhat")
+        .with_columns(pl.col("unique_id").cast(pl.Int64).alias("origin_id"))
+        .with_columns(pl.col("ds").rank("ordinal").over("origin_id", "model").cast(pl.Int64).alias("h"))
+        .select("origin_id", "ds", "h", "model", "yhat")
+    )
+    ev = Evaluation(sid, cfg, log, specs, origins, forecasts, pl.DataFrame(), prints.drop("unique_id"), training)
+    members = [m for m in cfg.members if m in specs]
+    if not members:
+        raise NotEnoughDataError(f"{sid}: no combination member applies to this history")
+    ev.weights, combo = _nested_combination(ev, members)
+    ev.forecasts = pl.concat([forecasts, combo]).sort("origin_id", "model", "h")
+    return ev
+
+
+def _nested_combination(ev: Evaluation, members: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Weights at each origin from members' errors known then; the combination's forecasts."""
+    cfg = ev.cfg
+    member_fc = ev.forecasts.filter(pl.col("model").is_in(members))
+    weight_rows = []
+    for r in ev.origins.sort("origin").iter_rows(named=True):
+        when = r["origin"]
+        past = ev.origins.filter((pl.col("kind") == "rolling") & (pl.col("origin") < when))["origin_id"]
+        known = ev.known_at(when).with_columns(ev.work(pl.col("y")).alias("actual"))
+        errs = (
+            member_fc.filter(pl.col("origin_id").is_in(past.implode()), pl.col("h") <= cfg.primary_h)
+            .join(known.select("ds", "actual"), on="ds", how="inner")
+            .group_by("model")
+            .agg(((pl.col("actual") - pl.col("yhat")) ** 2).mean().alias("mse"), pl.len().alias("n"))
+        )
+        mse = dict(zip(errs["model"].to_list(), errs["mse"].to_list(), strict=True))
+        n = dict(zip(errs["model"].to_list(), errs["n"].to_list(), strict=True))
+        ok = [m for m in members if implausible(ev, r["origin_id"], m) is None] or members
+        equal = 1.0 / len(ok)
+        if all(n.get(m, 0) >= MIN_WEIGHT_ERRORS and mse.get(m, 0) > 0 for m in ok):
+            inv = {m: 1.0 / mse[m] for m in ok}
+            total = sum(inv.values())
+            w = {m: SHRINKAGE * equal + (1 - SHRINKAGE) * inv[m] / total for m in ok}
+        else:
+            w = dict.fromkeys(ok, equal)
+        weight_rows += [{"origin_id": r["origin_id"], "model": m, "weight": w.get(m, 0.0)} for m in members]
+    weights = pl.DataFrame(weight_rows, schema={"origin_id": pl.Int64, "model": pl.String, "weight": pl.Float64})
+    combo = (
+        member_fc.join(weights, on=["origin_id", "model"])
+        .group_by("origin_id", "ds", "h")
+        .agg((pl.col("yhat") * pl.col("weight")).sum().alias("yhat"))
+        .with_columns(pl.lit(COMBINATION).alias("model"))
+        .select("origin_id", "ds", "h", "model", "yhat")
+    )
+    return weights, combo
+
+
+def implausible(ev: Evaluation, origin_id: int, model: str) -> str | None:
+    """Why a member's forecast at an origin is not credible (then it gets no weight there), or None.
+
+    Backtests measure past windows; a model can still extrapolate a recent surge into an explosion
+    (Micron's recursive models once reached 21x the record quarter). The same rule applies at every
+    origin, so the method that is scored is the method that is served.
+    """
+    ts = ev.training[origin_id]
+    top = float(ts.observed()["y"].abs().max())  # type: ignore[arg-type]
+    pt = ev.unwork(ev.point(origin_id, model)[: ev.cfg.default_h])
+    if pt.size == 0 or not np.isfinite(pt).all():
+        return "forecast is not finite"
+    if ev.cfg.spec.nonnegative and float(pt.min()) < 0:
+        return f"forecast goes negative ({float(pt.min()):,.3g})"
+    peak = float(np.abs(pt).max())
+    if top > 0 and peak > PLAUSIBLE_MULTIPLE * top:
+        return f"forecast reaches {peak / top:.1f}x the largest published value within {ev.cfg.default_h} periods"
+    return None
+
+
+# ------------------------------------------------------------------------------------------ scoring
+
+
+def scored_origins(ev: Evaluation) -> list[int]:
+    """Rolling origins whose method already had enough earlier errors for empirical intervals."""
+    out = []
+    for oid in ev.origins.filter(pl.col("kind") == "rolling").sort("origin")["origin_id"].to_list():
+        if ev.sample_paths(oid)[2] >= MIN_PATHS:
+            out.append(oid)
+    return out
+
+
+def cv_frame(ev: Evaluation, origin_ids: Sequence[int], models: Sequence[str],
+             levels: Sequence[int] = LEVELS) -> pl.DataFrame:
+    """Nixtla CV frame (``unique_id, ds, cutoff, y, <model>, <model>-lo-<l>, ...``) on the series' scale.
+
+    Intervals at each origin come from that origin's own error paths; ``y`` is the latest published value.
+    """
+    latest = ev.known_at(date.max).select("ds", "y")
+    bridged = set()
+    for ts in ev.training.values():
+        bridged |= set(ts.bridged)
+    frames = []
+    for oid in origin_ids:
+        row = ev.origin_row(oid)
+        cols: dict[str, pl.Series] = {}
+        base = None
+        for m in models:
+            point, paths, n_eff, _ = ev.sample_paths(oid, m)
+            bounds = interval_bounds(paths, levels, n_eff)
+            fc = ev.forecasts.filter(pl.col("origin_id") == oid, pl.col("model") == m).sort("h")
+            if base is None:
+                base = fc.select("ds", "h")
+            cols[m] = pl.Series(m, point)
+            for lv, (lo, hi) in bounds.items():
+                cols[f"{m}-lo-{lv}"] = pl.Series(f"{m}-lo-{lv}", lo)
+                cols[f"{m}-hi-{lv}"] = pl.Series(f"{m}-hi-{lv}", hi)
+        assert base is not None
+        frames.append(base.with_columns(pl.lit(ev.series_id).alias("unique_id"),
+                                        pl.lit(row["cutoff"]).cast(pl.Date).alias("cutoff"), *cols.values()))
+    cv = pl.concat(frames).join(latest, on="ds", how="inner")
+    if bridged:
+        cv = cv.filter(~pl.col("ds").is_in(sorted(bridged)))
+    value_cols = [c for c in frames[0].columns if c not in ("ds", "h", "unique_id", "cutoff")]
+    return cv.select("unique_id", "ds", "cutoff", "h", "y", *value_cols)
+
+
+def leaderboard(ev: Evaluation, horizons: Sequence[int] | None = None) -> pl.DataFrame:
+    """Per model and horizon: MASE, sMAPE, MAE, RMSE, bias, coverage and scaled Winkler score.
+
+    Every model is scored on the same origins and steps, with intervals built the same nested way.
+    """
+    cfg = ev.cfg
+    horizons = tuple(horizons or sorted({cfg.primary_h, cfg.default_h}))
+    models = [*[m for m in ZOO if m in ev.specs], COMBINATION]
+    ids = scored_origins(ev)
+    schema = {"model": pl.String, "horizon": pl.Int64, "mase": pl.Float64, "smape": pl.Float64,
+              "mae": pl.Float64, "rmse": pl.Float64, "bias": pl.Float64, "coverage_80": pl.Float64,
+              "coverage_95": pl.Float64, "winkler_80": pl.Float64, "winkler_95": pl.Float64,
+              "windows": pl.Int64}
+    if len(ids) < MIN_ORIGINS:
+        return pl.DataFrame(schema=schema)
+    cv = cv_frame(ev, ids, models)
+    train = pl.concat([ev.training[oid].observed().with_columns(pl.lit(ev.origin_row(oid)["cutoff"])
+                                                               .cast(pl.Date).alias("cutoff"))
+                       for oid in ids]).select("unique_id", "ds", "cutoff", "y")
+    # utilsforecast scales per (id, cutoff) with the training rows of that cutoff
+    train = train.with_columns(pl.concat_str("unique_id", pl.lit("|"), pl.col("cutoff").cast(pl.String))
+                               .alias("unique_id")).drop("cutoff")
+    rows: list[dict[str, object]] = []
+    season = cfg.frequency.periods_per_year
+    for h in horizons:
+        sub = cv.filter(pl.col("h") <= h).with_columns(
+            pl.concat_str("unique_id", pl.lit("|"), pl.col("cutoff").cast(pl.String)).alias("unique_id"))
+        metrics: list[Callable[..., Any]] = [partial(mase, seasonality=season), smape, mae, rmse, bias, coverage,
+                   partial(winkler_score, level=80), partial(winkler_score, level=95)]
+        ev_df = evaluate(sub.drop("h", "cutoff"), metrics=metrics, models=models,
+                         train_df=train.filter(pl.col("unique_id").is_in(sub["unique_id"].unique().implode())),
+                         level=list(LEVELS))
+        per = ev_df.group_by("metric").agg([pl.col(m).mean() for m in models])
+        table = {r["metric"]: r for r in per.iter_rows(named=True)}
+        for m in models:
+            mase_v, mae_v = table["mase"][m], table["mae"][m]
+            scale = (mae_v / mase_v) if mase_v else None
+            rows.append({
+                "model": m, "horizon": h, "mase": mase_v, "smape": table["smape"][m], "mae": mae_v,
+                "rmse": table["rmse"][m], "bias": table["bias"][m],
+                "coverage_80": table.get("coverage_level80", {}).get(m),
+                "coverage_95": table.get("coverage_level95", {}).get(m),
+                "winkler_80": _scaled(table, "winkler_score", m, scale, 80),
+                "winkler_95": _scaled(table, "winkler_score", m, scale, 95),
+                "windows": len(ids),
+            })
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _scaled(table: dict[str, dict[str, float]], name: str, model: str, scale: float | None,
+            level: int) -> float | None:
+    key = next((k for k in table if k.startswith(name) and k.endswith(str(level))), None)
+    if key is None or scale in (None, 0):
+        return None
+    v = table[key][model]
+    return None if v is None else float(v) / float(scale)  # type: ignore[arg-type]
+
+
+def rank_models(board: pl.DataFrame, horizon: int) -> list[str]:
+    """Models by MASE at ``horizon`` (ties to 3 decimals to the simpler one)."""
+    at = board.filter(pl.col("horizon") == horizon, pl.col("mase").is_finite())
+    ranks = {m: complexity(m) for m in at["model"].to_list()}
+    at = at.with_columns(pl.col("mase").round(3).alias("r"),
+                         pl.col("model").replace_strict(ranks, return_dtype=pl.Int64).alias("cx"))
+    return at.sort("r", "cx")["model"].to_list()
+
+
+def best_baseline(board: pl.DataFrame, horizon: int) -> tuple[str, float] | None:
+    at = board.filter(pl.col("horizon") == horizon, pl.col("model").is_in(list(BASELINES)),
+                      pl.col("mase").is_finite()).sort("mase")
+    return (str(at["model"][0]), float(at["mase"][0])) if at.height else None

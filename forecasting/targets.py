@@ -1,0 +1,122 @@
+"""What chipcast forecasts, and how each target is evaluated.
+
+A target is a catalog series with its evaluation settings. Everything else (cadence, units, publication
+lag, the calendar-year rule) comes from the catalog entry, so nothing here repeats it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipelines.catalog import Frequency, SeriesSpec, get_spec
+
+#: the longest horizon served, in periods (documented in the README and the API schema)
+MAX_HORIZON: dict[Frequency, int] = {Frequency.MONTHLY: 36, Frequency.QUARTERLY: 12, Frequency.ANNUAL: 4}
+#: the horizon served by default (precomputed, drawn in fan charts)
+DEFAULT_HORIZON: dict[Frequency, int] = {Frequency.MONTHLY: 18, Frequency.QUARTERLY: 8, Frequency.ANNUAL: 2}
+#: the horizon accuracy is reported at first (leaderboards, promotion)
+PRIMARY_HORIZON: dict[Frequency, int] = {Frequency.MONTHLY: 12, Frequency.QUARTERLY: 4, Frequency.ANNUAL: 2}
+#: fewest past origins a backtest may rest on; fewer is refused with this number in the message
+MIN_ORIGINS = 2
+#: interval levels served by default
+LEVELS: tuple[int, ...] = (80, 95)
+LEVEL_RANGE: tuple[int, int] = (50, 99)
+
+#: the members of the served combination (all on the working scale, see forecasting.data)
+MEMBERS: tuple[str, ...] = ("AutoTheta", "AutoETS", "AutoCES", "AutoARIMA")
+#: plain references scored in the same run
+REFERENCES: tuple[str, ...] = ("Naive", "SeasonalNaive", "RWD")
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """One forecast target and its rolling-origin evaluation."""
+
+    series_id: str
+    #: periods between rolling origins (1: an origin at every new publication)
+    origin_step: int = 1
+    #: most rolling origins kept (the newest); bounds training time on long histories
+    max_origins: int = 150
+    #: long monthly histories are fitted on their most recent periods only
+    max_train_periods: int | None = None
+    members: tuple[str, ...] = MEMBERS
+    references: tuple[str, ...] = REFERENCES
+
+    @property
+    def spec(self) -> SeriesSpec:
+        return get_spec(self.series_id)
+
+    @property
+    def frequency(self) -> Frequency:
+        return self.spec.frequency
+
+    @property
+    def max_h(self) -> int:
+        return MAX_HORIZON[self.frequency]
+
+    @property
+    def default_h(self) -> int:
+        return DEFAULT_HORIZON[self.frequency]
+
+    @property
+    def primary_h(self) -> int:
+        return PRIMARY_HORIZON[self.frequency]
+
+    @property
+    def min_train(self) -> int:
+        """Shortest history fitted at any origin: three years, so seasonal models see their season."""
+        return max(3 * self.frequency.periods_per_year, 8)
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return (*self.references, *self.members)
+
+
+def _monthly(sid: str, step: int = 3) -> TargetConfig:
+    return TargetConfig(sid, origin_step=step, max_origins=60 if step > 1 else 150, max_train_periods=240)
+
+
+TARGETS: dict[str, TargetConfig] = {
+    t.series_id: t
+    for t in [
+        _monthly("wsts_worldwide_sales", step=1),
+        _monthly("fred_ipg3344s"),
+        _monthly("fred_caputlg3344s"),
+        _monthly("fred_pcu33443344"),
+        _monthly("census_a34sno"),
+        _monthly("census_a34svs"),
+        _monthly("tsmc_revenue"),
+        TargetConfig("capex_hyperscalers_total"),
+        TargetConfig("capex_hyperscalers_ex_amazon"),
+        TargetConfig("capex_microsoft"),
+        TargetConfig("capex_alphabet"),
+        TargetConfig("capex_amazon"),
+        TargetConfig("capex_meta"),
+        TargetConfig("capex_oracle"),
+        TargetConfig("nvidia_datacenter_revenue"),
+        TargetConfig("nvidia_revenue"),
+        TargetConfig("micron_revenue"),
+        TargetConfig("skhynix_revenue"),
+        TargetConfig("wsts_total_sales_annual"),
+        TargetConfig("wsts_memory_sales_annual"),
+        TargetConfig("wsts_logic_sales_annual"),
+    ]
+}
+
+
+def get_target(series_id: str) -> TargetConfig:
+    """The target for a catalog id; unknown ids raise the catalog's error, non-targets say what is."""
+    get_spec(series_id)
+    try:
+        return TARGETS[series_id]
+    except KeyError:
+        raise NotATargetError(series_id) from None
+
+
+class NotATargetError(KeyError):
+    def __init__(self, series_id: str) -> None:
+        self.series_id = series_id
+        super().__init__(series_id)
+
+    def __str__(self) -> str:
+        return f"{self.series_id} is not a forecast target; targets: {', '.join(TARGETS)}"
