@@ -177,8 +177,8 @@ def show_series(
         ("publication lag", f"{spec.publication_lag_days} days after period end"),
         ("calendar-year rule", spec.annual_agg),
         ("fiscal calendar", spec.fiscal_calendar),
-        ("vintages", {"true": f"true: {prints.height} prints, {revised} periods printed with differing values; as_of() gives values "
-                               "as printed on a date",
+        ("vintages", {"true": f"true: {prints.height} prints, {revised} periods printed with differing values; "
+                               "as_of() gives values as printed on a date",
                       "latest": "latest values only (revisions in the sources cannot be unwound)"}[spec.vintages]
          + (f"; {store.revisions(spec.id).height} locally ingested revision(s)" if store.root.exists() else "")),
         ("coverage", f"{s.first.isoformat()[:7] if s.first else '-'}..{s.last.isoformat()[:7] if s.last else '-'}"

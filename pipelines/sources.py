@@ -221,6 +221,8 @@ def validate_raw(
     not in ingested files, where a blank is more likely a mistake than a statement of "not published".
     A printed range (``low_raw``/``high_raw``) gives ``y`` = its arithmetic midpoint.
     """
+    # release-stamped prints only come from snapshot files; an ingested file is one value per period
+    prints = spec.loader == "wsts_prints" and "release_raw" in lf.collect_schema().names()
     lf = _with_defaults(lf)
     ds = pl.col("date_raw").str.strip_chars().str.strptime(pl.Date, "%Y-%m-%d", strict=False)
     has_range = ~_blank("low_raw") | ~_blank("high_raw")
@@ -236,7 +238,7 @@ def validate_raw(
         .alias("decimals"),
     )
     blank = _blank("value_raw") & ~has_range
-    is_print = pl.lit(spec.loader == "wsts_prints")
+    is_print = pl.lit(prints)
     dup = pl.col("ds").is_not_null() & ~is_print & (pl.len().over("file", "ds") > 1)
     problem = (
         pl.when(pl.col("ds").is_null())

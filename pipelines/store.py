@@ -136,7 +136,9 @@ class LocalStore:
             self.root.mkdir(parents=True, exist_ok=True)
             fh = (self.root / f".{series_id}.lock").open("a")
         except OSError as exc:
-            raise StoreError(f"cannot open the store at {self.root}: {exc.strerror or exc}") from exc
+            raise StoreError(
+                f"cannot open the store at {self.root}: {_io_reason(exc)}; nothing was changed"
+            ) from exc
         with fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
@@ -254,7 +256,7 @@ def _check_plausible(
         raise DataValidationError(
             name, r["line"],
             f"value {r['y']:g} for {r['ds']} is more than {MAGNITUDE_FACTOR:g}x the largest value {spec.id} has "
-            f"published ({biggest:g}); check the unit",
+            f"on record ({biggest:g}); check the unit",
         )
     if not accept_revisions:
         rev = (
