@@ -15,11 +15,15 @@ and the values, and nothing is written):
 * **Magnitude.** ``|value|`` above 1000 x the largest absolute value the series has ever published is
   refused outright (a unit or exponent slip such as ``1e308``; no flag overrides it).
 * **Jumps.** Against the previous available period, a change beyond the series' robust limit is refused
-  unless ``accept_outliers``. Where both values are positive the change is ``|ln(new / previous)|`` and the
-  limit is ``max(ln 1.5, 6 x MAD)`` of the series' historical one-period log changes, times
-  ``sqrt(periods apart)`` across a gap (the MAD is used only with 8+ historical changes, else the floor).
-  Otherwise (a zero or a sign change, e.g. operating profit) the change is ``|new - previous|`` against
-  ``max(0.5 x median |value|, 6 x MAD)`` of historical one-period differences.
+  unless ``accept_outliers``. For a non-negative series (sales, capex, prices, rates) with both values
+  positive the change is ``|ln(new / previous)|`` and the limit is ``max(ln 1.5, 6 x MAD)`` of the series'
+  historical one-period log changes, times ``sqrt(periods apart)`` across a gap (the MAD is used only with
+  8+ historical changes, else the floor). For a series that can be negative (operating profit, a % change),
+  or around zero, the change is ``|new - previous|`` against ``max(0.5 x median |value|, 6 x MAD)`` of its
+  historical one-period differences (ratios of values that can cross zero mean nothing). The rule is a
+  guard against slips (units, decimals, wrong row), not a forecast: on the snapshot it would have asked for
+  confirmation of NVIDIA's 2023 data-center jump and the 2026 memory surge, which is what a person should
+  confirm.
 * **Revisions.** Replacing a value by one more than 20% away (``|new - old| > 0.2 x |old|``) is refused
   unless ``accept_revisions``.
 """
@@ -285,7 +289,7 @@ def _check_plausible(
     abs_limit = max(JUMP_FLOOR_REL * median_abs, JUMP_K * _mad(diffs) if diffs.len() >= MIN_CHANGES_FOR_MAD else 0)
     # each new row against the previous available period (new values override current ones)
     month_index = pl.col("ds").dt.year() * 12 + pl.col("ds").dt.month()
-    both_positive = (pl.col("y") > 0) & (pl.col("prev_y") > 0)
+    both_positive = (pl.col("y") > 0) & (pl.col("prev_y") > 0) & pl.lit(spec.nonnegative)
     scale = (pl.col("steps").cast(pl.Float64)).sqrt()
     jumps = (
         pl.concat([current.join(new, on="ds", how="anti").with_columns(pl.lit(None, dtype=pl.Int64).alias("line")),
@@ -310,7 +314,7 @@ def _check_plausible(
     if jumps.height:
         r = jumps.row(0, named=True)
         y, prev, limit = r["y"], r["prev_y"], r["limit"]
-        if y > 0 and prev > 0:
+        if y > 0 and prev > 0 and spec.nonnegative:
             what = f"{(y / prev - 1) * 100:+.1f}%"
             rule = f"+{(math.exp(limit) - 1) * 100:.0f}%/-{(1 - math.exp(-limit)) * 100:.0f}%"
         else:
