@@ -1,46 +1,36 @@
-"""Feature expressions and mixed-frequency alignment, all backward-looking.
+"""Cross-series indicators, the regular grid and calendar-year totals, all backward-looking.
 
-Every feature at period ``t`` uses only rows at or before ``t`` of its own series, and every cross-series
-indicator is stamped public only once its last input is (``published`` = max of the inputs). Combined
-with :func:`pipelines.panel.as_of`, nothing computed for a date can see a figure published after it.
+Every cross-series indicator is stamped public only once its last input is (``published`` = the date
+of the newest input print it uses), and on a vintage panel it gets a new print whenever an input is
+revised. Combined with :func:`pipelines.panel.as_of`, nothing computed for a date can see a figure
+published after it.
+
+:func:`annual_totals` is the one implementation of the catalog's calendar-year rule; the forecasting
+layer totals simulated paths with it (``by=("sample_id",)``) so published and forecast years are
+aggregated identically.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
 
 import polars as pl
 
-from pipelines.catalog import CATALOG, AnnualAgg, Frequency, SeriesSpec, get_spec
+from pipelines.catalog import Frequency, SeriesSpec, get_spec
+from pipelines.sources import combine_prints
 
-# ---------------------------------------------------------------- per-series expressions (regular grid)
-
-
-def lag_expr(n: int, col: str = "y") -> pl.Expr:
-    return pl.col(col).shift(n).over("unique_id").alias(f"{col}_lag{n}")
+# ---------------------------------------------------------------- regular grid
 
 
-def yoy_growth_expr(periods_per_year: int, col: str = "y") -> pl.Expr:
-    """Growth vs the same period a year earlier; null where either side is a gap."""
-    prev = pl.col(col).shift(periods_per_year).over("unique_id")
-    return (pl.col(col) / prev - 1.0).alias(f"{col}_yoy")
-
-
-def rolling_mean_expr(window: int, col: str = "y") -> pl.Expr:
-    return pl.col(col).rolling_mean(window).over("unique_id").alias(f"{col}_rmean{window}")
-
-
-def rolling_std_expr(window: int, col: str = "y") -> pl.Expr:
-    return pl.col(col).rolling_std(window).over("unique_id").alias(f"{col}_rstd{window}")
-
-
-def regular_grid(panel: pl.LazyFrame, frequency: Frequency) -> pl.LazyFrame:
+def regular_grid(panel: pl.LazyFrame, frequency: Frequency | str) -> pl.LazyFrame:
     """One row per period between each series' first and last observation; gaps become null ``y``.
 
     Shift-based features on a regular grid are correct across gaps (the lag of the month after a gap is
-    null, not the month before it). Nothing is filled: the null stays null.
+    null, not the month before it). Nothing is filled: the null stays null. (utilsforecast's
+    ``fill_gaps`` does the same for the forecasting layer; this polars version keeps ``pipelines`` free
+    of modelling dependencies.) Expects one row per period (the default panel or an as-of view).
     """
-    interval = {"monthly": "1mo", "quarterly": "1q", "annual": "1y"}[frequency]
+    interval = Frequency(frequency).interval
     grid = (
         panel.group_by("unique_id")
         .agg(pl.date_ranges(pl.col("ds").min(), pl.col("ds").max(), interval).alias("ds"))
@@ -49,53 +39,26 @@ def regular_grid(panel: pl.LazyFrame, frequency: Frequency) -> pl.LazyFrame:
     return grid.join(panel, on=["unique_id", "ds"], how="left").sort("unique_id", "ds")
 
 
-def series_features(panel: pl.DataFrame, frequency: Frequency) -> pl.DataFrame:
-    """YoY growth, lags 1..2 and a one-year rolling mean/std for every series of one frequency."""
-    ids = [s.id for s in CATALOG.values() if s.frequency == frequency]
-    p = {"monthly": 12, "quarterly": 4, "annual": 1}[frequency]
-    lf = regular_grid(panel.lazy().filter(pl.col("unique_id").is_in(ids)), frequency)
-    exprs = [yoy_growth_expr(p), lag_expr(1), lag_expr(2)]
-    if p > 1:
-        exprs += [rolling_mean_expr(p), rolling_std_expr(p)]
-    return lf.with_columns(exprs).collect()
-
-
 # ---------------------------------------------------------------- cross-series indicators
 
 
-def _pair(panel: pl.LazyFrame, a: str, b: str) -> pl.LazyFrame:
-    left = panel.filter(pl.col("unique_id") == a).select(
-        "ds", pl.col("y").alias("a"), pl.col("period_end").alias("pe_a"), pl.col("published").alias("pub_a")
-    )
-    right = panel.filter(pl.col("unique_id") == b).select(
-        "ds", pl.col("y").alias("b"), pl.col("period_end").alias("pe_b"), pl.col("published").alias("pub_b")
-    )
-    return left.join(right, on="ds", how="inner")
+def _prints(panel: pl.LazyFrame, series_id: str) -> pl.LazyFrame:
+    return panel.filter(pl.col("unique_id") == series_id).select("ds", "y", "period_end", "published")
 
 
 def ratio_indicator(panel: pl.LazyFrame, name: str, numerator: str, denominator: str) -> pl.LazyFrame:
     """``numerator / denominator`` per common period, public when both inputs are."""
-    return _pair(panel, numerator, denominator).select(
-        pl.lit(name).alias("unique_id"),
-        "ds",
-        (pl.col("a") / pl.col("b")).alias("y"),
-        pl.max_horizontal("pe_a", "pe_b").alias("period_end"),
-        pl.max_horizontal("pub_a", "pub_b").alias("published"),
+    return combine_prints(
+        [_prints(panel, numerator), _prints(panel, denominator)], lambda ys: ys[0] / ys[1], name
     )
 
 
 def yoy_indicator(panel: pl.LazyFrame, name: str, series_id: str) -> pl.LazyFrame:
     """YoY growth matched by calendar date (a gap a year earlier gives no value, never a wrong one)."""
     get_spec(series_id)
-    s = panel.filter(pl.col("unique_id") == series_id)
-    prev = s.select(pl.col("ds").dt.offset_by("1y"), pl.col("y").alias("y_prev"))
-    return s.join(prev, on="ds", how="inner").select(
-        pl.lit(name).alias("unique_id"),
-        "ds",
-        (pl.col("y") / pl.col("y_prev") - 1.0).alias("y"),
-        "period_end",
-        "published",
-    )
+    s = _prints(panel, series_id)
+    year_ago = s.with_columns(pl.col("ds").dt.offset_by("1y"))
+    return combine_prints([s, year_ago], lambda ys: ys[0] / ys[1] - 1.0, name)
 
 
 #: the indicators the models may use as drivers; each is itself a long series with a publication date.
@@ -111,7 +74,10 @@ INDICATORS: dict[str, str] = {
 
 
 def indicators(panel: pl.DataFrame) -> pl.DataFrame:
-    """Cross-series indicators in the panel's long format, with publication dates."""
+    """Cross-series indicators in the panel's long format, with publication dates.
+
+    On the default panel: one row per period. On a vintage panel: one row per print of any input.
+    """
     lf = panel.lazy()
     parts = [
         ratio_indicator(lf, "ind_book_to_bill", "census_a34sno", "census_a34svs"),
@@ -122,112 +88,77 @@ def indicators(panel: pl.DataFrame) -> pl.DataFrame:
         ratio_indicator(lf, "ind_nvidia_dc_share_of_capex", "nvidia_datacenter_revenue", "capex_hyperscalers_total"),
         yoy_indicator(lf, "ind_ipg3344s_yoy", "fred_ipg3344s"),
     ]
-    return pl.concat(parts).sort("unique_id", "ds").collect()
+    return pl.concat(parts).sort("unique_id", "ds", "published").collect()
 
 
-# ---------------------------------------------------------------- mixed frequency
+# ---------------------------------------------------------------- calendar years
 
 
-def monthly_to_quarterly(panel: pl.DataFrame, series_id: str) -> pl.DataFrame:
-    """Calendar-quarter values of a monthly series, only for quarters with all three months published."""
-    spec = get_spec(series_id)
-    agg: AnnualAgg = spec.annual_agg
-    s = panel.lazy().filter(pl.col("unique_id") == series_id).with_columns(
-        pl.col("ds").dt.truncate("1q").alias("q")
-    )
-    value = {
-        "sum": pl.col("y").sum(),
-        "mean": pl.col("y").mean(),
-        "last": pl.col("y").sort_by("ds").last(),
-        "quarter_end_3mma_x3": pl.col("y").sort_by("ds").last() * 3.0,
-    }[agg]
-    return (
-        s.group_by("q")
-        .agg(value.alias("y"), pl.len().alias("n"), pl.col("period_end").max(), pl.col("published").max())
-        .filter(pl.col("n") == 3)
-        .select(pl.lit(f"{series_id}_q").alias("unique_id"), pl.col("q").alias("ds"), "y", "period_end", "published")
-        .sort("ds")
+def _annual_value(spec: SeriesSpec) -> pl.Expr:
+    y = pl.col("y")
+    return {
+        "sum": y.sum(),
+        "mean": y.mean(),
+        "last": y.sort_by("ds").last(),
+        # a 3-month moving average at each quarter end covers that quarter: the year is 3 x their sum
+        "quarter_end_3mma_x3": y.sum() * 3.0,
+    }[spec.annual_agg]
+
+
+def annual_totals(
+    frame: pl.LazyFrame | pl.DataFrame,
+    spec: SeriesSpec,
+    by: Sequence[str] = (),
+    *,
+    complete_only: bool = True,
+) -> pl.DataFrame:
+    """Calendar-year values of one series by its catalog rule, per ``year`` and any ``by`` columns.
+
+    The rule reads the periods in ``spec.annual_period_months`` (every period for ``sum``/``mean``, the
+    year's last period for ``last``, March/June/September/December for the WSTS 3-month moving average,
+    whose year is exactly 3 x their sum, so a missing non-quarter-end month does not block the year).
+
+    ``frame`` holds ``ds``, ``y`` (and ``unique_id``, then only ``spec.id`` rows are used) with one value
+    per period and ``by`` group: the default panel, an as-of view, or simulated paths with a
+    ``sample_id``. Null ``y`` counts as missing. Returns ``year``, ``by``..., ``y``, ``n_periods`` (how many
+    of the needed periods the year has), ``n_needed`` and ``published`` (the newest input publication, if
+    the frame has that column). ``complete_only`` keeps only complete years; otherwise incomplete years
+    are kept with ``y`` null.
+    """
+    lf = frame.lazy()
+    names = lf.collect_schema().names()
+    if "unique_id" in names:
+        lf = lf.filter(pl.col("unique_id") == spec.id)
+    months = list(spec.annual_period_months)
+    keys = ["year", *by]
+    aggs = [
+        _annual_value(spec).alias("y"),
+        pl.col("ds").n_unique().cast(pl.Int64).alias("n_periods"),
+        pl.len().cast(pl.Int64).alias("_rows"),
+    ]
+    if "published" in names:
+        aggs.append(pl.col("published").max())
+    out = (
+        lf.filter(pl.col("y").is_not_null() & pl.col("ds").dt.month().is_in(months))
+        .with_columns(pl.col("ds").dt.year().cast(pl.Int64).alias("year"))
+        .group_by(keys)
+        .agg(aggs)
+        .with_columns(pl.lit(len(months), dtype=pl.Int64).alias("n_needed"))
+        .with_columns(pl.when(pl.col("n_periods") == pl.col("n_needed")).then(pl.col("y")).alias("y"))
+        .sort(keys)
         .collect()
     )
-
-
-def known_at(panel: pl.DataFrame, series_id: str, dates: pl.Series) -> pl.DataFrame:
-    """For each date, the latest value of ``series_id`` that was public on that date, and its period.
-
-    This is how a quarterly driver meets a monthly target (or a fiscal-quarter figure meets a calendar
-    date): by what had been published, never by the period label alone.
-    """
-    s = (
-        panel.filter(pl.col("unique_id") == series_id)
-        .select(pl.col("published").alias("at"), pl.col("ds").alias("source_ds"), "y")
-        .sort("at")
-    )
-    s = s.group_by("at", maintain_order=True).agg(pl.all().sort_by("source_ds").last())
-    left = dates.alias("at").sort().to_frame()
-    return left.join_asof(s, on="at", strategy="backward")
+    if out.filter(pl.col("_rows") != pl.col("n_periods")).height:
+        raise ValueError(
+            f"annual_totals({spec.id}): several values for one period; pass one value per period "
+            "(latest() or as_of() of a vintage panel), or name the path column in `by`"
+        )
+    if complete_only:
+        out = out.filter(pl.col("y").is_not_null())
+    cols = [*keys, "y", "n_periods", "n_needed"] + (["published"] if "published" in names else [])
+    return out.select(cols)
 
 
 def calendar_year_totals(panel: pl.DataFrame, series_id: str) -> pl.DataFrame:
-    """Calendar-year values of a series by its catalog rule, only for years with every period present.
-
-    For a 3-month moving average (WSTS) the year's sales are exactly 3 x (Mar + Jun + Sep + Dec 3MMA), so a
-    missing month that is not a quarter end does not prevent the annual total.
-    """
-    spec = get_spec(series_id)
-    s = panel.lazy().filter(pl.col("unique_id") == series_id).with_columns(pl.col("ds").dt.year().alias("year"))
-    if spec.annual_agg == "quarter_end_3mma_x3":
-        s = s.filter(pl.col("ds").dt.month().is_in([3, 6, 9, 12]))
-        need, value = 4, pl.col("y").sum() * 3.0
-    else:
-        need = spec.season_length
-        value = {
-            "sum": pl.col("y").sum(),
-            "mean": pl.col("y").mean(),
-            "last": pl.col("y").sort_by("ds").last(),
-        }[spec.annual_agg]
-    return (
-        s.group_by("year")
-        .agg(value.alias("y"), pl.len().alias("n"), pl.col("published").max())
-        .filter(pl.col("n") == need)
-        .drop("n")
-        .sort("year")
-        .collect()
-    )
-
-
-def build_features(panel: pl.DataFrame, when: date | None = None) -> dict[str, pl.DataFrame]:
-    """Everything a model may use, as known on ``when`` (default: all published data)."""
-    from pipelines.panel import as_of
-
-    p = panel if when is None else as_of(panel, when)
-    out: dict[str, pl.DataFrame] = {"indicators": indicators(p)}
-    for freq in ("monthly", "quarterly", "annual"):
-        out[freq] = series_features(p, freq)  # type: ignore[arg-type]
-    return out
-
-
-def annual_totals(frame: pl.DataFrame | pl.LazyFrame, spec: SeriesSpec, by: tuple[str, ...] = (),
-                  complete_only: bool = True) -> pl.DataFrame:
-    """Calendar-year values of one series (columns ``ds``, ``y`` and ``by``) by its catalog rule.
-
-    The one implementation of the rule: history, simulated paths (``by=("sample_id",)``) and derived series
-    all total the same way. ``n`` is how many of the ``need`` periods of each year were present; with
-    ``complete_only`` only complete years are returned.
-    """
-    lf = frame.lazy().with_columns(pl.col("ds").dt.year().alias("year"))
-    keys = [*by, "year"]
-    if spec.annual_agg == "quarter_end_3mma_x3":
-        lf = lf.filter(pl.col("ds").dt.month().is_in([3, 6, 9, 12]))
-        need, value = 4, pl.col("y").sum() * 3.0
-    else:
-        need = spec.season_length
-        value = {
-            "sum": pl.col("y").sum(),
-            "mean": pl.col("y").mean(),
-            "last": pl.col("y").sort_by("ds").last(),
-        }[spec.annual_agg]
-    out = lf.group_by(keys).agg(value.alias("y"), pl.col("y").is_not_null().sum().alias("n"))
-    out = out.with_columns(pl.lit(need).alias("need"))
-    if complete_only:
-        out = out.filter(pl.col("n") == need)
-    return out.sort(keys).collect()
+    """``year``, ``y``, ``published`` of complete calendar years (thin wrapper of :func:`annual_totals`)."""
+    return annual_totals(panel, get_spec(series_id)).select("year", "y", "published")

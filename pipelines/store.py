@@ -2,19 +2,43 @@
 
 Each series has one parquet file holding every version ever ingested (``ds``, ``y``, ``previous_y``,
 ``ingested_at``, ``source``). The newest version of a period wins; older versions stay, so a revision never
-loses the value it replaced. Writes go to a temporary file that is renamed over the old one under a
-per-series lock, so readers see either the old or the new file and concurrent ingests serialise.
+loses the value it replaced, and the vintage panel shows each ingested revision as a later print dated by
+its ingestion day. Writes go to a temporary file that is renamed over the old one under a per-series lock,
+so readers see either the old or the new file and concurrent ingests serialise. Store files get the same
+permissions as any file the user creates (0666 minus the umask), not ``mkstemp``'s private 0600.
+
+Ingest questions what it is given before anything is written (every refusal names the file, the line
+and the values, and nothing is written):
+
+* **Not published yet.** A period whose nominal publication date (period end + the catalog's publication
+  lag) is after today cannot have been published; refusing it catches typos like 2100-12-01.
+* **Magnitude.** ``|value|`` above 1000 x the largest absolute value the series has ever published is
+  refused outright (a unit or exponent slip such as ``1e308``; no flag overrides it).
+* **Jumps.** Against the previous available period, a change beyond the series' robust limit is refused
+  unless ``accept_outliers``. For a non-negative series (sales, capex, prices, rates) with both values
+  positive the change is ``|ln(new / previous)|`` and the limit is ``max(ln 1.5, 6 x MAD)`` of the series'
+  historical one-period log changes, times ``sqrt(periods apart)`` across a gap (the MAD is used only with
+  8+ historical changes, else the floor). For a series that can be negative (operating profit, a % change),
+  or around zero, the change is ``|new - previous|`` against ``max(0.5 x median |value|, 6 x MAD)`` of its
+  historical one-period differences (ratios of values that can cross zero mean nothing). The rule is a
+  guard against slips (units, decimals, wrong row), not a forecast: on the snapshot it would have asked for
+  confirmation of NVIDIA's 2023 data-center jump and the 2026 memory surge, which is what a person should
+  confirm.
+* **Revisions.** Replacing a value by one more than 20% away (``|new - old| > 0.2 x |old|``) is refused
+  unless ``accept_revisions``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import math
 import os
-import tempfile
+import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -37,6 +61,17 @@ STORE_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
 }
 
+#: refuse values above this multiple of the largest absolute value a series has published
+MAGNITUDE_FACTOR = 1000.0
+#: a robust jump limit is JUMP_K x MAD of historical one-period changes, never below the floors
+JUMP_K = 6.0
+JUMP_FLOOR_LOG = math.log(1.5)
+JUMP_FLOOR_REL = 0.5
+#: fewer historical changes than this: the MAD is not trusted and the floor alone applies
+MIN_CHANGES_FOR_MAD = 8
+#: largest accepted revision without ``accept_revisions``, relative to the current value
+REVISION_BOUND = 0.2
+
 
 @dataclass(frozen=True)
 class IngestReport:
@@ -47,19 +82,46 @@ class IngestReport:
     path: Path
 
 
+def _io_reason(exc: BaseException) -> str:
+    """A plain reason for an I/O failure, whether Python (OSError) or polars (ComputeError) raised it."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    match = re.search(r"os error (\d+)", str(exc))
+    if match:
+        return os.strerror(int(match.group(1)))
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _open_temp(path: Path) -> tuple[int, Path]:
+    """A new temp file beside ``path``, created with mode 0666 so the umask applies as for any file."""
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+
+
 def atomic_write_parquet(df: pl.DataFrame, path: Path) -> None:
-    """Write then rename, so a crash or a full disk never leaves a half-written file behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write then rename, so a crash or a full disk never leaves a half-written file behind.
+
+    Any disk error (polars reports a full disk as ``ComputeError``, Python as ``OSError``) becomes a
+    :class:`StoreError` saying nothing was changed; the temp file is removed.
+    """
+    tmp: Path | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _open_temp(path)
         with os.fdopen(fd, "wb") as fh:
             df.write_parquet(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise StoreError(f"could not write {path}: {_io_reason(exc)}; nothing was changed") from exc
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
 
 
@@ -78,7 +140,9 @@ class LocalStore:
             self.root.mkdir(parents=True, exist_ok=True)
             fh = (self.root / f".{series_id}.lock").open("a")
         except OSError as exc:
-            raise StoreError(f"cannot open the store at {self.root}: {exc.strerror or exc}") from exc
+            raise StoreError(
+                f"cannot open the store at {self.root}: {_io_reason(exc)}; nothing was changed"
+            ) from exc
         with fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
@@ -102,8 +166,8 @@ class LocalStore:
         return self.versions(series_id).filter(pl.col("previous_y").is_not_null())
 
 
-def read_ingest_file(path: Path, spec: SeriesSpec, max_bytes: int) -> pl.DataFrame:
-    """Validate a ``date,value`` CSV for ``spec``; raise with file and line on the first problem."""
+def _read_checked(path: Path, spec: SeriesSpec, max_bytes: int) -> pl.DataFrame:
+    """``line``, ``ds``, ``y`` of a validated ``date,value`` CSV; raises with file and line."""
     name = str(path)
     if not path.is_file():
         raise DataValidationError(name, None, "file not found")
@@ -127,7 +191,6 @@ def read_ingest_file(path: Path, spec: SeriesSpec, max_bytes: int) -> pl.DataFra
                 pl.lit(name).alias("file"),
                 pl.col("date").alias("date_raw"),
                 pl.col("value").alias("value_raw"),
-                pl.lit(None, dtype=pl.Date).alias("period_end_raw"),
             )
         )
         checked = validate_raw(lf, spec, allow_blank_values=False).collect()
@@ -137,7 +200,12 @@ def read_ingest_file(path: Path, spec: SeriesSpec, max_bytes: int) -> pl.DataFra
         raise DataValidationError(name, None, "file has a header but no data rows")
     raise_first_problem(checked)
     _check_frequency(checked, spec, name)
-    return checked.select("ds", "y")
+    return checked.select("line", "ds", "y")
+
+
+def read_ingest_file(path: Path, spec: SeriesSpec, max_bytes: int) -> pl.DataFrame:
+    """Validate a ``date,value`` CSV for ``spec``; raise with file and line on the first problem."""
+    return _read_checked(path, spec, max_bytes).select("ds", "y")
 
 
 def _check_frequency(df: pl.DataFrame, spec: SeriesSpec, name: str) -> None:
@@ -152,18 +220,140 @@ def _check_frequency(df: pl.DataFrame, spec: SeriesSpec, name: str) -> None:
         )
 
 
-def ingest(store: LocalStore, series_id: str, file: Path, data_dir: Path, max_bytes: int) -> IngestReport:
-    """Validate ``file`` fully, then record new and revised periods for ``series_id`` atomically."""
+def _check_published_by(new: pl.DataFrame, spec: SeriesSpec, today: date, name: str) -> None:
+    """Refuse periods whose figure could not have been published by ``today``."""
+    due = new.with_columns(spec.period_end_expr().dt.offset_by(f"{spec.publication_lag_days}d").alias("due"))
+    late = due.filter(pl.col("due") > today).sort("line")
+    if late.height:
+        row = late.row(0, named=True)
+        raise DataValidationError(
+            name, row["line"],
+            f"period {row['ds']} cannot have been published yet: {spec.id} figures appear "
+            f"{spec.publication_lag_days} days after the period ends, i.e. on {row['due']}, after today ({today})",
+        )
+
+
+def _mad(s: pl.Series) -> float:
+    s = s.drop_nulls()
+    if s.len() == 0:
+        return 0.0
+    return float((s - s.median()).abs().median())  # type: ignore[operator, arg-type]
+
+
+def _check_plausible(
+    new: pl.DataFrame,
+    current: pl.DataFrame,
+    spec: SeriesSpec,
+    name: str,
+    *,
+    accept_outliers: bool,
+    accept_revisions: bool,
+) -> None:
+    """Magnitude bound, robust jump rule and revision bound (see the module docstring)."""
+    if current.height == 0:
+        return
+    biggest = float(current["y"].abs().max())  # type: ignore[arg-type]
+    bound = MAGNITUDE_FACTOR * biggest
+    huge = new.filter(pl.col("y").abs() > bound).sort("line")
+    if huge.height:
+        r = huge.row(0, named=True)
+        raise DataValidationError(
+            name, r["line"],
+            f"value {r['y']:g} for {r['ds']} is more than {MAGNITUDE_FACTOR:g}x the largest value {spec.id} has "
+            f"on record ({biggest:g}); check the unit",
+        )
+    if not accept_revisions:
+        rev = (
+            new.join(current.rename({"y": "old"}), on="ds", how="inner")
+            .filter((pl.col("y") - pl.col("old")).abs() > REVISION_BOUND * pl.col("old").abs())
+            .sort("line")
+        )
+        if rev.height:
+            r = rev.row(0, named=True)
+            pct = f"{(r['y'] / r['old'] - 1) * 100:+.1f}%" if r["old"] else "from zero"
+            raise DataValidationError(
+                name, r["line"],
+                f"{r['ds']} would be revised from {r['old']:g} to {r['y']:g} ({pct}), beyond the "
+                f"±{REVISION_BOUND:.0%} revision bound; pass --accept-revisions if the new figure is right",
+            )
+    if accept_outliers:
+        return
+    # history: consecutive one-period changes of the current series
+    hist = current.sort("ds").with_columns(pl.col("ds").dt.offset_by(spec.interval).alias("next_ds"))
+    pairs = hist.join(hist.select(pl.col("ds").alias("next_ds"), pl.col("y").alias("y_next")), on="next_ds")
+    positive = pairs.filter((pl.col("y") > 0) & (pl.col("y_next") > 0))
+    log_changes = (positive["y_next"] / positive["y"]).log()
+    diffs = pairs["y_next"] - pairs["y"]
+    log_limit = max(JUMP_FLOOR_LOG, JUMP_K * _mad(log_changes) if log_changes.len() >= MIN_CHANGES_FOR_MAD else 0)
+    median_abs = float(current["y"].abs().median())  # type: ignore[arg-type]
+    abs_limit = max(JUMP_FLOOR_REL * median_abs, JUMP_K * _mad(diffs) if diffs.len() >= MIN_CHANGES_FOR_MAD else 0)
+    # each new row against the previous available period (new values override current ones)
+    month_index = pl.col("ds").dt.year() * 12 + pl.col("ds").dt.month()
+    both_positive = (pl.col("y") > 0) & (pl.col("prev_y") > 0) & pl.lit(spec.nonnegative)
+    scale = (pl.col("steps").cast(pl.Float64)).sqrt()
+    jumps = (
+        pl.concat([current.join(new, on="ds", how="anti").with_columns(pl.lit(None, dtype=pl.Int64).alias("line")),
+                   new.select("ds", "y", "line")], how="diagonal")
+        .lazy()
+        .sort("ds")
+        .with_columns(
+            pl.col("ds").shift(1).alias("prev_ds"),
+            pl.col("y").shift(1).alias("prev_y"),
+            ((month_index - month_index.shift(1)) // spec.frequency.months).clip(lower_bound=1).alias("steps"),
+        )
+        .filter(pl.col("line").is_not_null() & pl.col("prev_y").is_not_null())
+        .with_columns(
+            pl.when(both_positive).then((pl.col("y") / pl.col("prev_y")).log().abs())
+            .otherwise((pl.col("y") - pl.col("prev_y")).abs()).alias("change"),
+            pl.when(both_positive).then(log_limit * scale).otherwise(abs_limit * scale).alias("limit"),
+        )
+        .filter(pl.col("change") > pl.col("limit"))
+        .sort("line")
+        .collect()
+    )
+    if jumps.height:
+        r = jumps.row(0, named=True)
+        y, prev, limit = r["y"], r["prev_y"], r["limit"]
+        if y > 0 and prev > 0 and spec.nonnegative:
+            what = f"{(y / prev - 1) * 100:+.1f}%"
+            rule = f"+{(math.exp(limit) - 1) * 100:.0f}%/-{(1 - math.exp(-limit)) * 100:.0f}%"
+        else:
+            what, rule = f"{y - prev:+g}", f"±{limit:g}"
+        raise DataValidationError(
+            name, r["line"],
+            f"{r['ds']} = {y:g} is a jump of {what} from {r['prev_ds']} ({prev:g}), beyond {spec.id}'s "
+            f"robust limit of {rule} per period; pass --accept-outliers if the figure is right",
+        )
+
+
+def ingest(
+    store: LocalStore,
+    series_id: str,
+    file: Path,
+    data_dir: Path,
+    max_bytes: int,
+    *,
+    today: date | None = None,
+    accept_outliers: bool = False,
+    accept_revisions: bool = False,
+) -> IngestReport:
+    """Validate ``file`` fully, question it, then record new and revised periods for ``series_id`` atomically.
+
+    ``today`` (default: the current UTC date) is the present the "not published yet" check uses.
+    """
     spec = get_spec(series_id)
     if spec.is_derived:
         raise DataValidationError(str(file), None, f"{series_id} is computed from {list(spec.parts)}; ingest those")
-    new = read_ingest_file(file, spec, max_bytes)
+    new = _read_checked(file, spec, max_bytes)
+    _check_published_by(new, spec, today or datetime.now(UTC).date(), str(file))
     now = datetime.now(UTC)
     with store.lock(series_id):
         snapshot = load_snapshot_series(spec, data_dir).select("ds", "y")
         stored = store.latest(series_id).select("ds", "y")
-        current = pl.concat([snapshot.join(stored, on="ds", how="anti"), stored]).rename({"y": "current_y"})
-        merged = new.join(current, on="ds", how="left")
+        current = pl.concat([snapshot.join(stored, on="ds", how="anti"), stored]).sort("ds")
+        _check_plausible(new, current, spec, str(file), accept_outliers=accept_outliers,
+                         accept_revisions=accept_revisions)
+        merged = new.join(current.rename({"y": "current_y"}), on="ds", how="left")
         changed = merged.filter(pl.col("current_y").is_null() | (pl.col("current_y") != pl.col("y")))
         rows = changed.select(
             "ds",
@@ -173,12 +363,6 @@ def ingest(store: LocalStore, series_id: str, file: Path, data_dir: Path, max_by
             pl.lit(str(file.name)).alias("source"),
         )
         if rows.height:
-            versions = pl.concat([store.versions(series_id), rows])
-            try:
-                atomic_write_parquet(versions, store.path(series_id))
-            except OSError as exc:
-                raise StoreError(
-                    f"could not write {store.path(series_id)}: {exc.strerror or exc}; nothing was changed"
-                ) from exc
+            atomic_write_parquet(pl.concat([store.versions(series_id), rows]), store.path(series_id))
     revised = rows.filter(pl.col("previous_y").is_not_null()).height
     return IngestReport(series_id, rows.height - revised, revised, new.height - rows.height, store.path(series_id))

@@ -1,4 +1,4 @@
-"""No look-ahead: what is computed for a date never depends on anything published after it."""
+"""Indicators, the regular grid and calendar-year totals: backward-looking and one rule per concept."""
 
 from __future__ import annotations
 
@@ -9,105 +9,109 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from pipelines.features import (
-    build_features,
-    calendar_year_totals,
-    known_at,
-    monthly_to_quarterly,
-    regular_grid,
-    yoy_growth_expr,
-)
+from pipelines.catalog import get_spec
+from pipelines.features import annual_totals, calendar_year_totals, indicators, regular_grid
 from pipelines.panel import as_of
 
 
 def _perturb_after(panel: pl.DataFrame, cut: date, seed: int) -> pl.DataFrame:
-    """Scramble every figure published after ``cut`` (and add a fake future row per series)."""
+    """Scramble every figure published after ``cut`` (and add a fake later print and period per series)."""
     rng = np.random.default_rng(seed)
     late = pl.col("published") > cut
     noise = pl.Series(rng.uniform(0.1, 10.0, panel.height))
     changed = panel.with_columns(pl.when(late).then(pl.col("y") * noise).otherwise(pl.col("y")).alias("y"))
-    extra = (
-        panel.group_by("unique_id")
-        .agg(pl.all().sort_by("ds").last())
-        .with_columns(
-            pl.col("ds").dt.offset_by("1y"),
-            pl.col("period_end").dt.offset_by("1y"),
-            pl.col("published").dt.offset_by("1y"),
-            pl.lit(123456.0).alias("y"),
-        )
-        .select(panel.columns)
-    )
-    return pl.concat([changed, extra])
+    last = panel.group_by("unique_id").agg(pl.all().sort_by("ds").last())
+    future_period = last.with_columns(
+        pl.col("ds").dt.offset_by("1y"),
+        pl.col("period_end").dt.offset_by("1y"),
+        pl.col("published").dt.offset_by("1y"),
+        pl.lit(123456.0).alias("y"),
+    ).select(panel.columns)
+    # a revision of an already-published period, printed after the cut
+    revision = last.with_columns(
+        pl.max_horizontal(pl.col("published"), pl.lit(cut)).dt.offset_by("1d").alias("published"),
+        pl.lit(-7.0).alias("y"),
+    ).select(panel.columns)
+    return pl.concat([changed, future_period, revision])
 
 
-@pytest.mark.parametrize("cut", [date(2016, 6, 30), date(2019, 11, 30), date(2023, 2, 14)])
-def test_features_as_of_a_date_ignore_everything_published_later(real_panel: pl.DataFrame, cut: date) -> None:
-    base = build_features(real_panel, cut)
-    perturbed = build_features(_perturb_after(real_panel, cut, seed=cut.toordinal()), cut)
-    assert base.keys() == perturbed.keys()
-    for key in base:
-        assert_frame_equal(base[key], perturbed[key])
-    for key, frame in base.items():
-        if "published" in frame.columns and frame.height:
-            assert frame["published"].max() <= cut, key  # type: ignore[operator]
+@pytest.mark.parametrize("cut", [date(2016, 6, 30), date(2019, 11, 30), date(2026, 3, 15)])
+def test_indicators_as_of_a_date_ignore_everything_published_later(
+    real_vintages: pl.DataFrame, cut: date
+) -> None:
+    panel = real_vintages.select("unique_id", "ds", "y", "period_end", "published")
+    base = indicators(as_of(panel, cut))
+    perturbed = indicators(as_of(_perturb_after(panel, cut, seed=cut.toordinal()), cut))
+    assert_frame_equal(base, perturbed)
+    assert base["published"].max() <= cut  # type: ignore[operator]
 
 
-def test_series_features_are_backward_looking_on_the_full_panel(real_panel: pl.DataFrame) -> None:
-    """Even without as_of, a feature at period t only uses periods <= t of its own series."""
-    cut = date(2020, 1, 1)
-    full = build_features(real_panel)["monthly"].filter(pl.col("ds") <= cut)
-    future_scrambled = real_panel.with_columns(
-        pl.when(pl.col("ds") > cut).then(pl.col("y") * 7.0).otherwise(pl.col("y")).alias("y")
-    )
-    again = build_features(future_scrambled)["monthly"].filter(pl.col("ds") <= cut)
-    assert_frame_equal(full, again)
-
-
-def test_yoy_across_a_gap_is_null_not_wrong() -> None:
-    """Synthetic: a monthly series with one missing month; YoY a year after the gap must be null."""
+def test_regular_grid_leaves_a_gap_null_not_filled() -> None:
+    """Synthetic: a monthly series with one missing month becomes a grid row with null y."""
     ds = pl.date_range(date(2020, 1, 1), date(2021, 12, 1), "1mo", eager=True)
     synthetic = pl.DataFrame({"unique_id": "synthetic", "ds": ds, "y": np.arange(1.0, 25.0)}).filter(
         pl.col("ds") != date(2020, 6, 1)
     )
-    grid = regular_grid(synthetic.lazy(), "monthly").with_columns(yoy_growth_expr(12)).collect()
-    assert grid.height == 24  # the gap is a row with null y, never a filled value
+    grid = regular_grid(synthetic.lazy(), "monthly").collect()
+    assert grid.height == 24
     assert grid.filter(pl.col("ds") == date(2020, 6, 1))["y"].item() is None
-    assert grid.filter(pl.col("ds") == date(2021, 6, 1))["y_yoy"].item() is None
-    assert grid.filter(pl.col("ds") == date(2021, 7, 1))["y_yoy"].item() == pytest.approx(19 / 7 - 1)
+    quarterly = regular_grid(synthetic.filter(pl.col("ds").dt.month().is_in([1, 4, 7, 10])).lazy(),
+                             get_spec("capex_meta").frequency).collect()
+    assert quarterly.height == 8 and quarterly["y"].null_count() == 0
 
 
-def test_known_at_respects_publication_lag(real_panel: pl.DataFrame) -> None:
-    days = pl.Series([date(2024, 1, 15), date(2024, 2, 20), date(2024, 5, 31)])
-    k = known_at(real_panel, "capex_hyperscalers_total", days)
-    # Q4-2023 capex (Oracle's Sep-Nov quarter out early Jan; others late Jan/early Feb) is not known mid-January
-    assert k["source_ds"].to_list() == [date(2023, 7, 1), date(2023, 10, 1), date(2024, 1, 1)]
-    pub = real_panel.filter(pl.col("unique_id") == "capex_hyperscalers_total")
-    for at, src in zip(k["at"], k["source_ds"], strict=True):
-        assert pub.filter(pl.col("ds") == src)["published"].item() <= at
-
-
-def test_monthly_to_quarterly_uses_only_complete_quarters(real_panel: pl.DataFrame) -> None:
-    q = monthly_to_quarterly(real_panel, "wsts_worldwide_sales")
-    # 2025-08 is a gap: a quarter needs all three months published, so 2025Q3 is not produced
-    assert date(2025, 7, 1) not in q["ds"].to_list()
-    assert q.filter(pl.col("ds") == date(2025, 10, 1))["y"].item() == pytest.approx(3 * 78.9)
+# ------------------------------------------------------------------------------------------ calendar years
 
 
 def test_calendar_year_totals_reproduce_announced_wsts_annual_sales(real_panel: pl.DataFrame) -> None:
     """Real-data check: 3 x (Mar+Jun+Sep+Dec 3MMA) vs the annual totals SIA announced (first vintage)."""
     totals = calendar_year_totals(real_panel, "wsts_worldwide_sales")
+    assert totals.columns == ["year", "y", "published"]
     annual = real_panel.filter(pl.col("unique_id") == "wsts_total_sales_annual").select(
-        pl.col("ds").dt.year().alias("year"), pl.col("y").alias("announced")
+        pl.col("ds").dt.year().cast(pl.Int64).alias("year"), pl.col("y").alias("announced")
     )
     j = totals.join(annual, on="year")
-    assert j.height >= 15
+    assert j.height >= 16
     rel = ((j["y"] / j["announced"]) - 1).abs()
-    assert rel.max() < 0.006  # within 0.6% in every year (vintage revisions and rounding)
+    assert rel.max() < 0.006  # type: ignore[operator]  # within 0.6% in every year (vintage revisions and rounding)
     assert 2025 in j["year"].to_list()  # the Aug-2025 gap does not block the 2025 total
+    assert 2026 not in totals["year"].to_list()  # September and December 2026 are not published
 
 
-def test_as_of_is_monotone(real_panel: pl.DataFrame) -> None:
-    a = as_of(real_panel, date(2020, 1, 1))
-    b = as_of(real_panel, date(2021, 1, 1))
-    assert a.join(b, on=["unique_id", "ds"], how="anti").height == 0
-    assert b.height > a.height
+def test_annual_totals_report_how_many_needed_periods_each_year_has(real_panel: pl.DataFrame) -> None:
+    spec = get_spec("wsts_worldwide_sales")
+    out = annual_totals(real_panel.lazy(), spec, complete_only=False)
+    row = out.filter(pl.col("year") == 2026).row(0, named=True)
+    assert (row["y"], row["n_periods"], row["n_needed"]) == (None, 2, 4)  # March and June 2026 only
+    y2025 = out.filter(pl.col("year") == 2025).row(0, named=True)
+    assert y2025["y"] == pytest.approx(3 * (55.6 + 59.9 + 69.5 + 79.6))
+    capex = annual_totals(real_panel, get_spec("capex_hyperscalers_total"), complete_only=False)
+    assert capex.filter(pl.col("year") == 2026).select("n_periods", "n_needed").row(0) == (2, 4)
+
+
+def test_annual_rules_sum_mean_last_on_synthetic_paths() -> None:
+    """Synthetic: two simulated monthly paths; ``by=("sample_id",)`` totals each path with the same rule."""
+    ds = pl.date_range(date(2027, 1, 1), date(2028, 6, 1), "1mo", eager=True).to_list()
+    paths = pl.DataFrame({
+        "sample_id": [0] * len(ds) + [1] * len(ds),
+        "ds": ds * 2,
+        "y": [float(i) for i in range(len(ds))] + [10.0 * i for i in range(len(ds))],
+    })
+    total = annual_totals(paths, get_spec("tsmc_revenue"), by=("sample_id",))  # rule: sum
+    assert total.select("year", "sample_id", "y").rows() == [(2027, 0, 66.0), (2027, 1, 660.0)]
+    mean = annual_totals(paths, get_spec("fred_ipg3344s"), by=("sample_id",))  # rule: mean
+    assert mean["y"].to_list() == [5.5, 55.0]
+    last = annual_totals(paths, get_spec("census_a34sti"), by=("sample_id",))  # rule: last (December)
+    assert last["y"].to_list() == [11.0, 110.0]
+    wsts = annual_totals(paths, get_spec("wsts_worldwide_sales"), by=("sample_id",))  # 3 x quarter ends
+    assert wsts["y"].to_list() == [3.0 * (2 + 5 + 8 + 11), 30.0 * (2 + 5 + 8 + 11)]
+    assert (wsts["n_periods"] == 4).all() and (wsts["n_needed"] == 4).all()
+
+
+def test_annual_totals_refuse_several_values_for_one_period(real_vintages: pl.DataFrame) -> None:
+    with pytest.raises(ValueError, match="several values for one period"):
+        annual_totals(real_vintages, get_spec("wsts_worldwide_sales"))
+    # the vintage frame as known on a date is one value per period again
+    view = as_of(real_vintages, date(2026, 2, 20))
+    dec = annual_totals(view, get_spec("wsts_worldwide_sales")).filter(pl.col("year") == 2025)
+    assert dec["y"].item() == pytest.approx(3 * (55.6 + 59.9 + 69.5 + 78.9))  # December's first print

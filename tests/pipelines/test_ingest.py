@@ -1,8 +1,17 @@
-"""Bad input gets a precise error and leaves every stored series byte-for-byte unchanged."""
+"""Bad input gets a precise error and leaves every stored series byte-for-byte unchanged.
+
+Values ingested here are synthetic (made up for the test), written into a temporary store; the shipped
+snapshot is only read.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 import threading
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -18,6 +27,8 @@ from service.cli import app
 from tests.conftest import REAL_DATA_DIR, digest_tree
 
 MAX = 100_000
+TODAY = date(2026, 12, 1)
+WSTS = "wsts_worldwide_sales"
 
 
 def _csv(tmp_path: Path, text: str, name: str = "new.csv") -> Path:
@@ -30,7 +41,7 @@ def _csv(tmp_path: Path, text: str, name: str = "new.csv") -> Path:
 def store(tmp_path: Path) -> LocalStore:
     s = LocalStore(tmp_path / "store")
     # a first good ingest, so "unchanged" means an existing file must keep its bytes
-    ingest(s, "wsts_worldwide_sales", _csv(tmp_path, "date,value\n2026-01-01,80.1\n", "seed.csv"), REAL_DATA_DIR, MAX)
+    ingest(s, WSTS, _csv(tmp_path, "date,value\n2026-01-01,80.1\n", "seed.csv"), REAL_DATA_DIR, MAX, today=TODAY)
     return s
 
 
@@ -49,6 +60,11 @@ BAD_FILES = {
         None,
         "wsts_worldwide_sales is monthly",
     ),
+    "far future": ("date,value\n2100-12-01,80\n", 2, "period 2100-12-01 cannot have been published yet"),
+    "not yet published": ("date,value\n2026-09-01,160\n2026-10-01,170\n", 3, "on 2026-12-08, after today (2026-12-01)"),
+    "huge": ("date,value\n2026-08-01,1e308\n", 2, "more than 1000x the largest value"),
+    "jump": ("date,value\n2026-08-01,15.2\n", 2, "jump of -89.6% from 2026-07-01 (146.8)"),
+    "revision": ("date,value\n2025-12-01,62\n", 2, "revised from 79.6 to 62 (-22.1%)"),
 }
 
 
@@ -58,7 +74,7 @@ def test_bad_file_is_rejected_and_store_unchanged(tmp_path: Path, store: LocalSt
     before = digest_tree(store.root)
     f = _csv(tmp_path, text)
     with pytest.raises(DataValidationError) as exc:
-        ingest(store, "wsts_worldwide_sales", f, REAL_DATA_DIR, MAX)
+        ingest(store, WSTS, f, REAL_DATA_DIR, MAX, today=TODAY)
     assert problem in str(exc.value)
     assert exc.value.line == line
     assert str(f) in str(exc.value)
@@ -68,12 +84,12 @@ def test_bad_file_is_rejected_and_store_unchanged(tmp_path: Path, store: LocalSt
 def test_empty_and_huge_files(tmp_path: Path, store: LocalStore) -> None:
     before = digest_tree(store.root)
     with pytest.raises(DataValidationError, match="file is empty"):
-        ingest(store, "wsts_worldwide_sales", _csv(tmp_path, ""), REAL_DATA_DIR, MAX)
+        ingest(store, WSTS, _csv(tmp_path, ""), REAL_DATA_DIR, MAX)
     huge = _csv(tmp_path, "date,value\n" + "2026-02-01,81.0\n" * 20_000, "huge.csv")
     with pytest.raises(DataValidationError, match="over the 100,000-byte limit"):
-        ingest(store, "wsts_worldwide_sales", huge, REAL_DATA_DIR, MAX)
+        ingest(store, WSTS, huge, REAL_DATA_DIR, MAX)
     with pytest.raises(DataValidationError, match="file not found"):
-        ingest(store, "wsts_worldwide_sales", tmp_path / "nope.csv", REAL_DATA_DIR, MAX)
+        ingest(store, WSTS, tmp_path / "nope.csv", REAL_DATA_DIR, MAX)
     assert digest_tree(store.root) == before
 
 
@@ -82,70 +98,99 @@ def test_derived_series_cannot_be_ingested(tmp_path: Path, store: LocalStore) ->
         ingest(store, "capex_hyperscalers_total", _csv(tmp_path, "date,value\n2026-04-01,1\n"), REAL_DATA_DIR, MAX)
 
 
+# ------------------------------------------------------------------------------------------ questioning
+
+
+def test_publication_lag_decides_what_can_already_exist(tmp_path: Path) -> None:
+    s = LocalStore(tmp_path / "store")
+    october = _csv(tmp_path, "date,value\n2026-10-01,150\n")
+    with pytest.raises(DataValidationError, match="on 2026-12-08"):
+        ingest(s, WSTS, october, REAL_DATA_DIR, MAX, today=date(2026, 12, 7))
+    # not before October's release date; on it, the value is fine (but August/September are missing: gaps)
+    assert ingest(s, WSTS, october, REAL_DATA_DIR, MAX, today=date(2026, 12, 8)).added == 1
+    # a days-1-10 flash of December is public on the 11th, not the 10th
+    flash = _csv(tmp_path, "date,value\n2026-12-01,16000\n", "flash.csv")
+    sid = "korea_semiconductor_exports_flash_d10"
+    with pytest.raises(DataValidationError, match="on 2026-12-11"):
+        ingest(s, sid, flash, REAL_DATA_DIR, MAX, today=date(2026, 12, 10))
+    assert ingest(s, sid, flash, REAL_DATA_DIR, MAX, today=date(2026, 12, 11)).added == 1
+
+
+def test_magnitude_bound_has_no_override(tmp_path: Path, store: LocalStore) -> None:
+    before = digest_tree(store.root)
+    with pytest.raises(DataValidationError, match="check the unit"):
+        ingest(store, WSTS, _csv(tmp_path, "date,value\n2026-08-01,1e308\n"), REAL_DATA_DIR, MAX,
+               accept_outliers=True, accept_revisions=True)
+    assert digest_tree(store.root) == before
+
+
+def test_accept_flags_let_a_checked_figure_through(tmp_path: Path, store: LocalStore) -> None:
+    jump = _csv(tmp_path, "date,value\n2026-08-01,15.2\n", "jump.csv")
+    with pytest.raises(DataValidationError, match="--accept-outliers"):
+        ingest(store, WSTS, jump, REAL_DATA_DIR, MAX, today=TODAY, accept_revisions=True)
+    assert ingest(store, WSTS, jump, REAL_DATA_DIR, MAX, today=TODAY, accept_outliers=True).added == 1
+    revision = _csv(tmp_path, "date,value\n2025-12-01,62\n", "revision.csv")
+    with pytest.raises(DataValidationError, match="--accept-revisions"):
+        ingest(store, WSTS, revision, REAL_DATA_DIR, MAX, today=TODAY, accept_outliers=True)
+    assert ingest(store, WSTS, revision, REAL_DATA_DIR, MAX, today=TODAY, accept_revisions=True).revised == 1
+
+
+def test_jump_limits_are_per_series(tmp_path: Path) -> None:
+    """+60% in a month is beyond WSTS's limit (floor +50%) but within TSMC's (6 x its MAD of log changes)."""
+    s = LocalStore(tmp_path / "store")
+    with pytest.raises(DataValidationError, match=r"robust limit of \+50%/-33%"):
+        ingest(s, WSTS, _csv(tmp_path, "date,value\n2026-08-01,234.9\n"), REAL_DATA_DIR, MAX, today=TODAY)
+    report = ingest(s, "tsmc_revenue", _csv(tmp_path, "date,value\n2026-10-01,818976\n", "t.csv"), REAL_DATA_DIR,
+                    MAX, today=TODAY)
+    assert report.added == 1
+    # a sign change is judged on differences: SK hynix operating profit from +60.5 to -50 in one quarter
+    with pytest.raises(DataValidationError, match=r"jump of -110\.543"):
+        ingest(s, "skhynix_operating_profit", _csv(tmp_path, "date,value\n2026-07-01,-50\n", "h.csv"),
+               REAL_DATA_DIR, MAX, today=TODAY)
+
+
 def test_ingest_adds_and_revises_keeping_old_values(tmp_path: Path, store: LocalStore) -> None:
-    # 2025-12 exists in the snapshot (78.9): a revision; 2026-02 is new; 2026-01 (seeded 80.1) unchanged
-    f = _csv(tmp_path, "date,value\n2025-12-01,79.2\n2026-01-01,80.1\n2026-02-01,81.5\n")
-    report = ingest(store, "wsts_worldwide_sales", f, REAL_DATA_DIR, MAX)
+    # 2025-12 exists in the snapshot (79.6 after its revision): a revision; 2026-08 is new (the LOW print
+    # of the snapshot does not count); 2026-01 (seeded 80.1) unchanged
+    f = _csv(tmp_path, "date,value\n2025-12-01,79.2\n2026-01-01,80.1\n2026-08-01,155.0\n")
+    report = ingest(store, WSTS, f, REAL_DATA_DIR, MAX, today=TODAY)
     assert (report.added, report.revised, report.unchanged) == (1, 1, 1)
-    rev = store.revisions("wsts_worldwide_sales")
-    assert rev.select("ds", "y", "previous_y").row(0) == (date(2025, 12, 1), 79.2, 78.9)
-    panel = load_panel(["wsts_worldwide_sales"], data_dir=REAL_DATA_DIR, store=store)
+    rev = store.revisions(WSTS)
+    assert rev.filter(pl.col("ds") == date(2025, 12, 1)).select("ds", "y", "previous_y").row(0) == (
+        date(2025, 12, 1), 79.2, 79.6)
+    panel = load_panel([WSTS], data_dir=REAL_DATA_DIR, store=store)
     tail = dict(zip(panel["ds"].to_list(), panel["y"].to_list(), strict=True))
-    assert tail[date(2025, 12, 1)] == 79.2 and tail[date(2026, 2, 1)] == 81.5
-    # the immutable snapshot still holds the value as first shipped
+    assert tail[date(2025, 12, 1)] == 79.2 and tail[date(2026, 8, 1)] == 155.0
+    # the immutable snapshot still holds the values as first shipped
     assert "2025-12-01,78.9" in (REAL_DATA_DIR / "raw/market/wsts_monthly_sales_worldwide.csv").read_text()
 
 
 def test_ingested_parts_flow_into_derived_total(tmp_path: Path) -> None:
+    """Synthetic calendar-2026Q3 capex for the four calendar-quarter companies completes the quarter."""
     s = LocalStore(tmp_path / "store")
-    ids = ["capex_microsoft", "capex_alphabet", "capex_amazon", "capex_meta"]
-    for sid in ids:
-        ingest(s, sid, _csv(tmp_path, "date,value\n2026-04-01,1000\n", f"{sid}.csv"), REAL_DATA_DIR, MAX)
+    synthetic = {"capex_microsoft": 37_000, "capex_alphabet": 46_000, "capex_amazon": 55_000, "capex_meta": 31_000}
+    for sid, value in synthetic.items():
+        ingest(s, sid, _csv(tmp_path, f"date,value\n2026-07-01,{value}\n", f"{sid}.csv"), REAL_DATA_DIR, MAX,
+               today=TODAY)
     panel = load_panel(["capex_hyperscalers_total"], data_dir=REAL_DATA_DIR, store=s)
-    # Oracle's calendar Q2 2026 is in the snapshot (Mar-May 2026), so the quarter is now complete.
-    row = panel.filter(pl.col("ds") == date(2026, 4, 1))
-    assert row["y"].item() == 4 * 1000 + 16493
+    # Oracle's FY2027Q1 (Jun-Aug 2026, 28,500 SECONDARY/ROUNDED) is in the snapshot for calendar Q3 2026.
+    row = panel.filter(pl.col("ds") == date(2026, 7, 1))
+    assert row["y"].item() == sum(synthetic.values()) + 28_500
 
 
-def test_read_only_store_gives_clear_error(
-    tmp_path: Path, store: LocalStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A read-only state dir (EROFS; simulated, since root ignores permission bits) loses nothing."""
-    before = digest_tree(store.root)
-
-    def read_only(*args: object, **kwargs: object) -> tuple[int, str]:
-        raise OSError(30, "Read-only file system")
-
-    monkeypatch.setattr("pipelines.store.tempfile.mkstemp", read_only)
-    with pytest.raises(StoreError, match="Read-only file system; nothing was changed"):
-        ingest(store, "wsts_worldwide_sales", _csv(tmp_path, "date,value\n2026-03-01,1\n"), REAL_DATA_DIR, MAX)
-    assert digest_tree(store.root) == before
-
-
-def test_failed_write_leaves_no_partial_file(
-    tmp_path: Path, store: LocalStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A disk that fills mid-write (simulated ENOSPC) loses nothing and leaves no temp file."""
-    before = digest_tree(store.root)
-
-    def full_disk(self: pl.DataFrame, *args: object, **kwargs: object) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(pl.DataFrame, "write_parquet", full_disk)
-    with pytest.raises(StoreError, match="No space left on device"):
-        ingest(store, "wsts_worldwide_sales", _csv(tmp_path, "date,value\n2026-03-01,1\n"), REAL_DATA_DIR, MAX)
-    assert digest_tree(store.root) == before
-    assert not list(store.root.glob("*.tmp"))
-
-
-def test_concurrent_ingests_of_one_series_lose_no_update(tmp_path: Path) -> None:
+def test_concurrent_ingests_of_one_series_lose_no_update(tmp_path: Path, real_panel: pl.DataFrame) -> None:
     s = LocalStore(tmp_path / "store")
-    files = [_csv(tmp_path, f"date,value\n2026-{m:02d}-01,{80 + m}\n", f"m{m}.csv") for m in range(1, 9)]
+    ws = real_panel.filter(pl.col("unique_id") == WSTS)
+    known = dict(zip(ws["ds"].to_list(), ws["y"].to_list(), strict=True))
+    files = []
+    for m in range(1, 9):  # synthetic: each 2026 month 1% above the snapshot, August new
+        value = round(known[date(2026, m, 1)] * 1.01, 2) if m < 8 else 150.0
+        files.append(_csv(tmp_path, f"date,value\n2026-{m:02d}-01,{value}\n", f"m{m}.csv"))
     errors: list[BaseException] = []
 
     def run(f: Path) -> None:
         try:
-            ingest(s, "wsts_worldwide_sales", f, REAL_DATA_DIR, MAX)
+            ingest(s, WSTS, f, REAL_DATA_DIR, MAX, today=TODAY)
         except BaseException as exc:  # pragma: no cover - surfaced below
             errors.append(exc)
 
@@ -155,36 +200,174 @@ def test_concurrent_ingests_of_one_series_lose_no_update(tmp_path: Path) -> None
     for t in threads:
         t.join()
     assert not errors
-    assert s.latest("wsts_worldwide_sales").height == 8
+    assert s.latest(WSTS).height == 8
+
+
+# ------------------------------------------------------------------------------------------ disk faults
+
+
+def test_read_only_store_gives_clear_error(
+    tmp_path: Path, store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only state dir (EROFS, simulated here; the real one is below) loses nothing."""
+    before = digest_tree(store.root)
+
+    def read_only(path: Path) -> tuple[int, Path]:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr("pipelines.store._open_temp", read_only)
+    with pytest.raises(StoreError, match="Read-only file system; nothing was changed"):
+        ingest(store, WSTS, _csv(tmp_path, "date,value\n2026-03-01,99\n"), REAL_DATA_DIR, MAX)
+    assert digest_tree(store.root) == before
+
+
+@pytest.mark.parametrize(
+    "error",
+    [OSError(28, "No space left on device"),
+     pl.exceptions.ComputeError("parquet: File out of specification: underlying IO error: "
+                                "No space left on device (os error 28)")],
+    ids=["OSError", "polars ComputeError"],
+)
+def test_failed_write_leaves_no_partial_file(
+    tmp_path: Path, store: LocalStore, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    """A disk that fills mid-write loses nothing and leaves no temp file, however the error is raised."""
+    before = digest_tree(store.root)
+
+    def full_disk(self: pl.DataFrame, *args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full_disk)
+    with pytest.raises(StoreError, match="No space left on device; nothing was changed"):
+        ingest(store, WSTS, _csv(tmp_path, "date,value\n2026-03-01,99\n"), REAL_DATA_DIR, MAX)
+    assert digest_tree(store.root) == before
+    assert not list(store.root.glob("*.tmp"))
+
+
+def test_store_files_get_ordinary_permissions(tmp_path: Path, store: LocalStore) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    assert store.path(WSTS).stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """A real 64 KiB tmpfs mounted at the state dir the CLI uses (needs root; skipped otherwise)."""
+    mnt = tmp_path / "state"
+    mnt.mkdir()
+    if shutil.which("mount") is None:
+        pytest.skip("no mount(8) on this machine")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip() or r.returncode}); needs root/CAP_SYS_ADMIN")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _fill(directory: Path) -> None:
+    """Write until the file system is full (ENOSPC)."""
+    with (directory / "filler").open("wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 4096)
+        except OSError as exc:
+            assert exc.errno == 28
+
+
+def test_cli_ingest_on_a_real_full_disk_exits_2_and_writes_nothing(tmp_path: Path, small_fs: Path) -> None:
+    store_dir = get_data_settings().store_dir
+    assert store_dir.parent == small_fs
+    runner = CliRunner()
+    seed = _csv(tmp_path, "date,value\n2026-08-01,155.0\n", "seed.csv")
+    assert runner.invoke(app, ["data", "ingest", str(seed), "--series", WSTS]).exit_code == 0
+    _fill(small_fs)
+    before = digest_tree(store_dir)
+    more = _csv(tmp_path, "date,value\n2026-09-01,160.0\n", "more.csv")
+    r = runner.invoke(app, ["data", "ingest", str(more), "--series", WSTS])
+    assert r.exit_code == 2, r.output
+    assert "No space left on device; nothing was changed" in " ".join(r.output.split())
+    assert digest_tree(store_dir) == before
+    assert not [p for p in store_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_cli_ingest_on_a_real_read_only_disk(tmp_path: Path, small_fs: Path) -> None:
+    store_dir = get_data_settings().store_dir
+    runner = CliRunner()
+    seed = _csv(tmp_path, "date,value\n2026-08-01,155.0\n", "seed.csv")
+    assert runner.invoke(app, ["data", "ingest", str(seed), "--series", WSTS]).exit_code == 0
+    before = digest_tree(store_dir)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
+    r = runner.invoke(app, ["data", "ingest", str(_csv(tmp_path, "date,value\n2026-09-01,160\n")), "--series", WSTS])
+    assert r.exit_code == 2, r.output
+    assert "Read-only file system; nothing was changed" in " ".join(r.output.split())
+    assert digest_tree(store_dir) == before
+
+
+# ------------------------------------------------------------------------------------------ CLI
 
 
 def test_cli_ingest_bad_file_exits_nonzero_with_message(tmp_path: Path) -> None:
     f = _csv(tmp_path, "date,value\n2026-02-01,81.0\n2026-03-01,n/a\n")
-    result = CliRunner().invoke(app, ["data", "ingest", str(f), "--series", "wsts_worldwide_sales"])
+    result = CliRunner().invoke(app, ["data", "ingest", str(f), "--series", WSTS])
     assert result.exit_code == 2
     assert "line 3" in result.output and "'n/a' is not a number" in result.output
     assert not get_data_settings().store_dir.exists() or not list(get_data_settings().store_dir.glob("*.parquet"))
 
 
+@pytest.mark.parametrize(
+    ("text", "flags", "message"),
+    [
+        ("date,value\n2100-12-01,80\n", [], "line 2: period 2100-12-01 cannot have been published yet"),
+        ("date,value\n2026-08-01,1e308\n", ["--accept-outliers", "--accept-revisions"], "check the unit"),
+        ("date,value\n2026-08-01,15.2\n", [], "pass --accept-outliers"),
+        ("date,value\n2025-12-01,62\n", [], "pass --accept-revisions"),
+    ],
+    ids=["year 2100", "1e308", "jump", "revision"],
+)
+def test_cli_refusals_exit_2_and_write_nothing(tmp_path: Path, text: str, flags: list[str], message: str) -> None:
+    f = _csv(tmp_path, text)
+    r = CliRunner().invoke(app, ["data", "ingest", str(f), "--series", WSTS, *flags])
+    assert r.exit_code == 2, r.output
+    assert message in " ".join(r.output.split())
+    store_dir = get_data_settings().store_dir
+    assert not store_dir.exists() or not list(store_dir.glob("*.parquet"))
+
+
+def test_cli_accept_revisions_records_a_later_print(tmp_path: Path) -> None:
+    f = _csv(tmp_path, "date,value\n2025-12-01,62\n")
+    r = CliRunner().invoke(app, ["data", "ingest", str(f), "--series", WSTS, "--accept-revisions"])
+    assert r.exit_code == 0, r.output
+    assert "1 revised" in r.output
+
+
 def test_cli_ingest_then_show(tmp_path: Path) -> None:
-    f = _csv(tmp_path, "date,value\n2026-01-01,80.5\n")
-    r = CliRunner().invoke(app, ["data", "ingest", str(f), "--series", "wsts_worldwide_sales"])
+    f = _csv(tmp_path, "date,value\n2026-08-01,155.2\n")
+    r = CliRunner().invoke(app, ["data", "ingest", str(f), "--series", WSTS])
     assert r.exit_code == 0, r.output
     assert "1 new" in r.output
-    r = CliRunner().invoke(app, ["data", "show", "wsts_worldwide_sales", "--json"])
+    r = CliRunner().invoke(app, ["data", "show", WSTS, "--json"])
     assert r.exit_code == 0
-    assert '"last": "2026-01-01"' in r.output
+    assert '"last": "2026-08-01"' in r.output and '"vintages": "true"' in r.output
 
 
-def test_cli_list_shows_all_series() -> None:
+def test_cli_list_shows_all_series_with_new_coverage() -> None:
     r = CliRunner().invoke(app, ["data", "list", "--json"])
     assert r.exit_code == 0
-    assert r.output.count('"id"') >= 20
+    rows = {row["id"]: row for row in json.loads(r.output)}
+    assert len(rows) >= 38
+    assert rows[WSTS]["last"] == "2026-07-01" and rows[WSTS]["gaps"] == ["2025-08-01"]
+    assert rows["korea_semiconductor_exports"]["first"] == "2013-01-01"
+    assert rows["korea_semiconductor_exports"]["last"] == "2026-08-01"
+    assert rows["tsmc_revenue"]["flagged_observations"] == 2
+    r = CliRunner().invoke(app, ["data", "list"])
+    assert r.exit_code == 0 and f"chipcast series ({len(rows)})" in r.output and "2026-07" in r.output
 
 
 def test_year_zero_is_refused_not_stored(tmp_path: Path, store: LocalStore) -> None:
     before = digest_tree(store.root)
     for text in ("date,value\n0000-01-01,1\n", "date,value\n0000-01-01,lots\n"):
         with pytest.raises(DataValidationError, match=r"outside the years 1900\.\.2100"):
-            ingest(store, "wsts_worldwide_sales", _csv(tmp_path, text), REAL_DATA_DIR, MAX)
+            ingest(store, WSTS, _csv(tmp_path, text), REAL_DATA_DIR, MAX)
     assert digest_tree(store.root) == before
