@@ -124,8 +124,8 @@ class SeriesModel:
                                    pl.col("ds") < self.start).select("ds", "y")
         fc = pl.DataFrame({"ds": fdates, "y": self.point[keep]}, schema={"ds": pl.Date, "y": pl.Float64})
         point_tot = annual_totals(pl.concat([hist, fc]), self.spec)
-        published = annual_totals(hist, self.spec, complete_only=False).select("year", pl.col("n").alias("pub"))
-        forecast = annual_totals(fc, self.spec, complete_only=False).select("year", pl.col("n").alias("fc"))
+        published = annual_totals(hist, self.spec, complete_only=False).select("year", pl.col("n_periods").alias("pub"))
+        forecast = annual_totals(fc, self.spec, complete_only=False).select("year", pl.col("n_periods").alias("fc"))
         n = self.paths.shape[0]
         sample = pl.DataFrame({
             "sample_id": np.repeat(np.arange(n), len(keep)),
@@ -291,7 +291,7 @@ class Forecaster:
         models: dict[str, SeriesModel] = {}
         for sid, m in manifest["series"].items():
             d = path / sid
-            spec = CATALOG[m["spec"]] if isinstance(m["spec"], str) else SeriesSpec(**m["spec"])
+            spec = CATALOG[m["spec"]] if isinstance(m["spec"], str) else _spec_from(m["spec"])
             point = pl.read_parquet(d / "point.parquet").sort("h")["y"].to_numpy()
             pf = pl.read_parquet(d / "paths.parquet").sort("sample_id", "h")
             paths = pf["y"].to_numpy().reshape(-1, point.size)
@@ -314,7 +314,12 @@ def _spec_dict(spec: SeriesSpec) -> dict[str, Any]:
     d = asdict(spec)
     d["frequency"] = str(spec.frequency)
     d["parts"] = list(spec.parts)
+    d["files"] = list(spec.files)
     return d
+
+
+def _spec_from(d: dict[str, Any]) -> SeriesSpec:
+    return SeriesSpec(**{**d, "files": tuple(d["files"]), "parts": tuple(d["parts"])})
 
 
 def _method_dict(m: MethodInfo) -> dict[str, Any]:

@@ -36,7 +36,7 @@ import polars as pl
 
 from forecasting.artifact import Forecaster, SeriesModel
 from forecasting.result import DataStatus, MethodInfo
-from pipelines.catalog import SeriesSpec, get_spec
+from pipelines.catalog import Frequency, SeriesSpec, get_spec
 from pipelines.features import annual_totals
 
 CAPEX_DRIVER = "capex_hyperscalers_total"
@@ -51,9 +51,9 @@ HBM_SPEC = SeriesSpec(
     id=HBM_ID,
     name="HBM market revenue, calendar year (modelled)",
     unit="US$ bn",
-    frequency="annual",  # type: ignore[arg-type]
+    frequency=Frequency.ANNUAL,
     source="structural model: hyperscaler capex x accelerator share x HBM content (see /v1/models/hbm/assumptions)",
-    file="",
+    files=(),
     publication_lag_days=0,
     annual_agg="sum",
     loader="structural",
