@@ -127,7 +127,8 @@ def backtest_cmd(
         raise _fail("give a series id or --all")
     when = _date(as_of, "--as-of")
     try:
-        result = _train_with_progress(None if all_ else [series or ""], when)
+        with make_engine("local") as runner:
+            result = _train_with_progress(None if all_ else [series or ""], when, runner)
     except USER_ERRORS as exc:
         raise _fail(str(exc)) from None
     boards = {sid: sm.leaderboard for sid, sm in result.forecaster.models.items() if sm.kind == "fitted"}
@@ -154,7 +155,8 @@ def forecast_cmd(
     levels = tuple(level or LEVELS)
     try:
         get_spec(series)
-        result = _train_with_progress([series], when)
+        with make_engine("local") as runner:
+            result = _train_with_progress([series], when, runner)
         if series in result.skipped:
             raise _fail(result.skipped[series])
         res = result.forecaster.result(series, horizon, levels)

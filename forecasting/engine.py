@@ -6,17 +6,15 @@ non-local frame and dispatches to its fugue backend (``statsforecast.distributed
 which partitions by ``unique_id`` and runs one ordinary ``StatsForecast`` per partition on the workers.
 Because fugue also has Spark and Ray engines, the same call runs there when given a Spark or Ray frame.
 
-Only the statsforecast part of the zoo goes through an engine (:func:`stat_cross_validation` in
-``forecasting.backtest``). The mlforecast ridge models, ARIMAX (its exogenous join) and the final
-champion fit in ``forecasting.forecaster`` stay local: they are a handful of small fits per target.
-:func:`bulk_forecast` is for the case the cluster pays off: many series sharing one model config.
+chipcast's evaluation (``forecasting.evaluation``) stacks one series per rolling origin, each as known on
+its own date, and fits them all with one :func:`bulk_forecast` call: the case a cluster pays off for,
+many series sharing one model config.
 
-Both engines return the same frame: ``unique_id, ds[, cutoff, y], <model>, <model>-lo-<l>,
-<model>-hi-<l>, ...`` with the input's id/date/target dtypes, Float64 model columns, point then
-lo/hi per level ascending, rows sorted by id[, cutoff] and date. One difference is statsforecast's, not
-ours: its fugue backend declares every model column as float32, so Dask forecasts equal the local ones
-to float32 precision (relative error below 1e-7), not bit for bit. ``y`` is taken from the input, so
-it is exact on both engines.
+Both engines return the same frame: ``unique_id, ds, <model>, <model>-lo-<l>, <model>-hi-<l>, ...``
+with the input's id/date dtypes, Float64 model columns, point then lo/hi per level ascending, rows
+sorted by id and date. One difference is statsforecast's, not ours: its fugue backend declares every
+model column as float32, so Dask forecasts equal the local ones to float32 precision (relative error
+below 1e-7), not bit for bit.
 """
 
 from __future__ import annotations
@@ -218,9 +216,12 @@ class DaskEngine(Engine):
 
 
 def make_engine(name: str, *, address: str | None = None) -> Engine:
-    """The engine called ``name``; ``address`` is the Dask scheduler (``None``: a LocalCluster)."""
+    """The engine called ``name``; ``address`` is the Dask scheduler (``None``: a LocalCluster).
+
+    ``local`` uses every core through statsforecast's own process pool.
+    """
     if name == "local":
-        return LocalEngine()
+        return LocalEngine(n_jobs=-1)
     if name == "dask":
         return DaskEngine(address)
     raise EngineError(
@@ -255,10 +256,9 @@ def pandas_freq(interval: str, ds: pl.Series) -> str:
     raise EngineError(f"no pandas frequency for interval '{interval}'; supported: 1mo, 3mo, 1y")
 
 
-def _conform(out: pl.DataFrame, df: pl.DataFrame, models: Sequence[Any], level: Sequence[int], *,
-             cv: bool) -> pl.DataFrame:
+def _conform(out: pl.DataFrame, df: pl.DataFrame, models: Sequence[Any], level: Sequence[int]) -> pl.DataFrame:
     """One schema for every engine (see the module docstring)."""
-    keys = ["unique_id", "ds", "cutoff", "y"] if cv else ["unique_id", "ds"]
+    keys = ["unique_id", "ds"]
     values: list[str] = []
     for m in models:
         alias = model_alias(m)
@@ -274,37 +274,9 @@ def _conform(out: pl.DataFrame, df: pl.DataFrame, models: Sequence[Any], level: 
     out = out.with_columns(
         pl.col("unique_id").cast(id_t),
         pl.col("ds").cast(ds_t),
-        *([pl.col("cutoff").cast(ds_t)] if cv else []),
         pl.col(values).cast(pl.Float64),
     )
-    if cv:  # the observed value is the input's, exactly (fugue would hand it back as float32)
-        out = out.drop("y").join(df.select("unique_id", "ds", "y"), on=["unique_id", "ds"], how="left")
-    return out.select(*keys, *values).sort(["unique_id", "cutoff", "ds"] if cv else ["unique_id", "ds"])
-
-
-def stat_cross_validation(
-    engine: Engine,
-    models: Sequence[Any],
-    freq: str,
-    df: pl.DataFrame,
-    h: int,
-    n_windows: int,
-    step_size: int,
-    level: Sequence[int],
-) -> pl.DataFrame:
-    """``StatsForecast.cross_validation`` on ``engine``: ``unique_id, ds, cutoff, y, <model>...``.
-
-    ``df`` is a long polars frame ``unique_id, ds, y``; ``freq`` a polars interval. Same frame on every
-    engine (to float32 precision on Dask, see the module docstring).
-    """
-    sf = engine.statsforecast(models, freq, df)
-    out = engine.run(
-        lambda frame: sf.cross_validation(
-            df=frame, h=h, n_windows=n_windows, step_size=step_size, level=list(level)
-        ),
-        df,
-    )
-    return _conform(out, df, models, level, cv=True)
+    return out.select(*keys, *values).sort(["unique_id", "ds"])
 
 
 def bulk_forecast(
@@ -323,7 +295,7 @@ def bulk_forecast(
     sf = engine.statsforecast(models, freq, df, fallback_model)
     lv = list(level) or None
     out = engine.run(lambda frame: sf.forecast(df=frame, h=h, level=lv), df)
-    return _conform(out, df, models, level, cv=False)
+    return _conform(out, df, models, level)
 
 
 __all__ = [
@@ -336,5 +308,4 @@ __all__ = [
     "bulk_forecast",
     "make_engine",
     "pandas_freq",
-    "stat_cross_validation",
 ]

@@ -5,7 +5,8 @@ The CLI's ``--format json``, the HTTP API and the MLflow pyfunc all call it, so 
 between them and never depend on which model produced the numbers (the frame's columns are always
 ``forecast``, ``forecast-lo-<level>``, ``forecast-hi-<level>``, Nixtla's interval convention).
 
-Numbers are presented rounded: levels to 6 significant digits, percentages to 2 decimals. Every figure is
+Numbers are presented rounded: levels to 6 significant digits (never coarser than whole units),
+percentages to 2 decimals. Every figure is
 finite or ``null``.
 """
 
@@ -120,6 +121,8 @@ class ForecastResult:
     method: MethodInfo
     data: DataStatus
     notes: list[str] = field(default_factory=list)
+    #: set when values were converted to another currency: {"to", "from", "rule", "rates"}
+    currency: dict[str, Any] | None = None
 
     @property
     def frame(self) -> pl.DataFrame:
@@ -177,6 +180,7 @@ def to_dict(result: ForecastResult, model: Mapping[str, Any] | None = None, *, t
         },
         "model": dict(model) if model is not None else None,
         "notes": list(result.notes),
+        "currency": result.currency,
     }
     if "points" in include:
         out["points"] = [{"ds": p.ds.isoformat(), "value": round_value(p.value), "intervals": _intervals(p.intervals)}

@@ -1,10 +1,8 @@
 """Engines: the Dask engine (statsforecast's fugue backend) gives the local engine's results on the real data.
 
-statsforecast's fugue backend declares model columns float32, so Dask CV values equal the local ones to
-float32 precision (relative error <= 2**-24 ~ 6e-8), hence ``rel_tol=1e-6`` on CV frames. Leaderboard
-metrics are means of errors; bias and MAE of a good model are small differences of large numbers, which
-amplifies that noise, hence ``rel_tol=1e-5`` plus an absolute tolerance of 1e-6 of the series' level.
-Champions, ensemble members and the final forecasts (fitted locally from the champion) must be identical.
+statsforecast's fugue backend declares model columns float32, so Dask forecasts equal the local ones to
+float32 precision (relative error <= 2**-24 ~ 6e-8 on the working scale), hence ``rel_tol=1e-6``.
+Combination weights and the served paths derive from those forecasts, so they agree to the same precision.
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ from datetime import date
 
 import dask
 import distributed  # noqa: F401 - registers its config defaults before a test overrides one with dask.config.set
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -22,8 +21,7 @@ from statsforecast import StatsForecast
 from statsforecast.models import AutoETS, Naive, SeasonalNaive
 from typer.testing import CliRunner
 
-from forecasting.backtest import BacktestResult
-from forecasting.data import prepare_target
+from forecasting.data import training_series
 from forecasting.engine import (
     DaskEngine,
     EngineError,
@@ -31,16 +29,16 @@ from forecasting.engine import (
     bulk_forecast,
     make_engine,
     pandas_freq,
-    stat_cross_validation,
 )
-from forecasting.forecaster import SeriesModel, forecast_series
-from forecasting.models import TARGETS
+from forecasting.evaluation import Evaluation, evaluate_target
+from forecasting.targets import TARGETS
+from pipelines.panel import load_panel
 from service.cli import app
+from tests.conftest import REAL_DATA_DIR
 
 #: one target per frequency: annual, quarterly, monthly
 PARITY_TARGETS = ["wsts_memory_sales_annual", "capex_meta", "fred_pcu33443344"]
-EXACT = ["model", "horizon", "windows", "champion", "uses_drivers"]
-IN_UNITS = ["mae", "rmse", "bias"]
+WHEN = date(2026, 12, 1)
 
 
 def test_unknown_engine_names_the_available_ones() -> None:
@@ -87,14 +85,12 @@ def test_pandas_freq_refuses_what_it_cannot_map() -> None:
 def test_local_engine_is_plain_statsforecast(real_panel: pl.DataFrame) -> None:
     """The local path only reorders columns (point, then lo/hi per level) of statsforecast's own output."""
     cfg = TARGETS["wsts_total_sales_annual"]
-    df = prepare_target(real_panel, cfg).df
+    df = training_series(real_panel, cfg).df
     models = [Naive(), AutoETS()]
-    out = stat_cross_validation(LocalEngine(), models, cfg.spec.interval, df, h=2, n_windows=3, step_size=1,
-                                level=(95, 80))
-    direct = StatsForecast(models=models, freq=cfg.spec.interval).cross_validation(
-        df=df, h=2, n_windows=3, step_size=1, level=[80, 95])
-    assert out.columns[:6] == ["unique_id", "ds", "cutoff", "y", "Naive", "Naive-lo-80"]
-    assert out.columns[6:9] == ["Naive-hi-80", "Naive-lo-95", "Naive-hi-95"]
+    out = bulk_forecast(LocalEngine(), df, models, cfg.spec.interval, h=2, level=(95, 80))
+    direct = StatsForecast(models=models, freq=cfg.spec.interval).forecast(df=df, h=2, level=[80, 95])
+    assert out.columns[:4] == ["unique_id", "ds", "Naive", "Naive-lo-80"]
+    assert out.columns[4:7] == ["Naive-hi-80", "Naive-lo-95", "Naive-hi-95"]
     assert_frame_equal(out, direct.select(out.columns))
 
 
@@ -109,48 +105,44 @@ def dask_engine() -> Iterator[DaskEngine]:
 
 
 @pytest.fixture(scope="module")
-def local_fits(real_panel: pl.DataFrame) -> dict[str, tuple[SeriesModel, BacktestResult]]:
-    from forecasting.train import fit_series
-
-    return {sid: fit_series(real_panel, sid) for sid in PARITY_TARGETS}
+def vintage_panel() -> pl.DataFrame:
+    return load_panel(data_dir=REAL_DATA_DIR, vintages=True)
 
 
-def _assert_same_leaderboard(a: pl.DataFrame, b: pl.DataFrame, level: float) -> None:
-    a, b = a.sort("horizon", "model"), b.sort("horizon", "model")
-    assert_frame_equal(a.select(EXACT), b.select(EXACT))
-    rest = [c for c in a.columns if c not in EXACT and c not in IN_UNITS]
-    assert_frame_equal(a.select(rest), b.select(rest), rel_tol=1e-5, abs_tol=1e-9)
-    assert_frame_equal(a.select(IN_UNITS), b.select(IN_UNITS), rel_tol=1e-5, abs_tol=1e-6 * level)
+@pytest.fixture(scope="module")
+def local_evals(vintage_panel: pl.DataFrame) -> dict[str, Evaluation]:
+    return {sid: evaluate_target(vintage_panel, TARGETS[sid], WHEN) for sid in PARITY_TARGETS}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("series_id", PARITY_TARGETS)
-def test_dask_backtest_and_forecast_match_local(
-    series_id: str, dask_engine: DaskEngine, local_fits: dict[str, tuple[SeriesModel, BacktestResult]],
-    real_panel: pl.DataFrame,
-) -> None:
-    from forecasting.train import fit_series
-
-    sm_local, bt_local = local_fits[series_id]
-    sm_dask, bt_dask = fit_series(real_panel, series_id, dask_engine)
-
-    assert (sm_dask.champion, bt_dask.ensemble_members) == (sm_local.champion, bt_local.ensemble_members)
-    assert bt_dask.cv.schema == bt_local.cv.schema  # same columns, dtypes and order
-    assert_frame_equal(bt_dask.cv, bt_local.cv, rel_tol=1e-6, abs_tol=0)
-    level = float(sm_local.training.df["y"].abs().mean())  # type: ignore[arg-type]
-    _assert_same_leaderboard(bt_dask.leaderboard, bt_local.leaderboard, level)
-    h = sm_local.cfg.max_h
-    assert_frame_equal(forecast_series(sm_dask, h), forecast_series(sm_local, h))  # exact
+def test_dask_evaluation_matches_local(series_id: str, dask_engine: DaskEngine, local_evals: dict[str, Evaluation],
+                                       vintage_panel: pl.DataFrame) -> None:
+    local = local_evals[series_id]
+    remote = evaluate_target(vintage_panel, TARGETS[series_id], WHEN, engine=dask_engine)
+    assert remote.specs == local.specs
+    assert_frame_equal(remote.origins, local.origins)
+    keys = ["origin_id", "model", "h"]
+    a, b = local.forecasts.sort(keys), remote.forecasts.sort(keys)
+    assert_frame_equal(a.drop("yhat"), b.drop("yhat"))
+    assert_frame_equal(a.select("yhat"), b.select("yhat"), rel_tol=1e-6, abs_tol=1e-9)
+    assert_frame_equal(local.weights.sort("origin_id", "model"), remote.weights.sort("origin_id", "model"),
+                       rel_tol=1e-4)
+    pl_point, pl_paths, n_l, _ = local.sample_paths(local.serving_id)
+    pr_point, pr_paths, n_r, _ = remote.sample_paths(remote.serving_id)
+    assert n_l == n_r
+    np.testing.assert_allclose(pr_point, pl_point, rtol=1e-5)
+    np.testing.assert_allclose(np.median(pr_paths, axis=0), np.median(pl_paths, axis=0), rtol=1e-4)
 
 
 @pytest.mark.slow
 def test_bulk_forecast_matches_local(dask_engine: DaskEngine, real_panel: pl.DataFrame) -> None:
     """Many quarterly series sharing one config: the case the cluster is for."""
     ids = [s for s in TARGETS if s.startswith("capex_")]
-    df = pl.concat([prepare_target(real_panel, TARGETS[s]).df for s in ids])
+    df = pl.concat([training_series(real_panel, TARGETS[s]).df for s in ids])
     models = [AutoETS(season_length=4), SeasonalNaive(season_length=4), Naive()]
-    local = bulk_forecast(LocalEngine(), df, models, "3mo", h=4, level=(80, 95))
-    dask = bulk_forecast(dask_engine, df, models, "3mo", h=4, level=(80, 95))
+    local = bulk_forecast(LocalEngine(), df, models, "1q", h=4, level=(80, 95))
+    dask = bulk_forecast(dask_engine, df, models, "1q", h=4, level=(80, 95))
     assert local["unique_id"].unique().sort().to_list() == sorted(ids)
     assert dask.schema == local.schema
     assert_frame_equal(dask, local, rel_tol=1e-6, abs_tol=0)
@@ -162,18 +154,18 @@ def test_cli_train_on_dask(monkeypatch: pytest.MonkeyPatch) -> None:
     args = ["train", "--series", "wsts_memory_sales_annual", "--engine", "dask"]
     r = CliRunner().invoke(app, args)  # starts and stops its own LocalCluster
     assert r.exit_code == 0, r.output
-    assert "challenger" in r.output and "AutoTheta" in r.output
+    assert "challenger" in r.output and "Combination" in r.output
 
 
 
 @pytest.mark.slow
 def test_engine_connects_to_a_running_scheduler(dask_engine: DaskEngine, real_panel: pl.DataFrame) -> None:
-    df = prepare_target(real_panel, TARGETS["capex_meta"]).df
+    df = training_series(real_panel, TARGETS["capex_meta"]).df
     models = [Naive()]
     with DaskEngine(dask_engine.client.scheduler.address) as remote:
         assert remote.total_threads == 2
-        out = bulk_forecast(remote, df, models, "3mo", h=2)
-    assert_frame_equal(out, bulk_forecast(LocalEngine(), df, models, "3mo", h=2), rel_tol=1e-6, abs_tol=0)
+        out = bulk_forecast(remote, df, models, "1q", h=2)
+    assert_frame_equal(out, bulk_forecast(LocalEngine(), df, models, "1q", h=2), rel_tol=1e-6, abs_tol=0)
 
 
 @pytest.mark.parametrize("via_env", [False, True])

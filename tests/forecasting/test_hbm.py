@@ -1,22 +1,26 @@
-"""The HBM structural model and capex scenarios: calibration honesty, monotonicity, propagation."""
+"""The HBM structural series and capex scenarios: calibration honesty, one shape, monotonicity, bounds."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from forecasting.artifact import Forecaster
 from forecasting.hbm import (
+    BOUNDS,
     HBM_ID,
     MEMORY_TARGETS,
-    HbmAssumptions,
     ScenarioError,
     ScenarioSpec,
-    attach_baseline_outlook,
+    assumptions_of,
     hbm_estimates,
-    run_scenario,
+    period_multipliers,
 )
+from forecasting.result import to_dict
+from forecasting.scenarios import run_scenario
 from forecasting.train import TrainResult, train
 from tests.conftest import REAL_DATA_DIR
 
@@ -33,78 +37,89 @@ def test_calibration_uses_only_estimates_of_past_years(trained: TrainResult) -> 
     raw = (REAL_DATA_DIR / "raw/memory/hbm_market_figures.csv").read_text()
     assert "forecast" in raw  # the file has forecasts by others...
     assert est.height == 3 and set(est["year"].to_list()) == {2024, 2025}  # ...and none is used as data
-    a = HbmAssumptions.from_dict(trained.forecaster.hbm or {})
+    a = assumptions_of(trained.forecaster)
     content = a.hbm_content
     assert [p["year"] for p in content.calibration] == [2024, 2024, 2025]
     assert content.low < content.value < content.high
-    # 2024 TrendForce estimate 18.2 bn over NVIDIA data-center revenue of calendar 2024 (quarters dated 2024)
-    assert any(p["ratio"] == pytest.approx(18.2e3 / 115186.0) for p in content.calibration)
     assert all(e.n >= 5 and e.se > 0 for e in a.elasticities.values())
 
 
-def test_higher_capex_never_lowers_hbm(trained: TrainResult) -> None:
+def test_hbm_is_a_series_with_the_shape_of_every_other(trained: TrainResult) -> None:
     fc = trained.forecaster
-    medians = []
+    hbm, capex = to_dict(fc.result(HBM_ID)), to_dict(fc.result("capex_hyperscalers_total"))
+    assert hbm.keys() == capex.keys()
+    assert hbm["frequency"] == "annual" and hbm["method"]["name"] == "structural"
+    years = [p["ds"][:4] for p in hbm["points"]]
+    assert years == sorted(years) and all(p["ds"].endswith("-01-01") for p in hbm["points"])
+    for p in hbm["points"]:
+        b = {i["level"]: i for i in p["intervals"]}
+        assert 0 < b[95]["lo"] <= b[80]["lo"] <= p["value"] <= b[80]["hi"] <= b[95]["hi"]
+
+
+def test_higher_capex_never_lowers_hbm_or_memory(trained: TrainResult) -> None:
+    fc = trained.forecaster
+    medians: dict[str, list[list[float]]] = {t: [] for t in [*MEMORY_TARGETS, HBM_ID]}
     for shift in (-60, -30, 0, 20, 50, 100, 200):
-        r = run_scenario(fc, ScenarioSpec(values={2026: shift, 2027: shift, 2028: shift}, targets=[HBM_ID]))
-        rows = r["targets"][HBM_ID]["scenario"]
-        medians.append([row["value"] for row in rows])
-    m = np.array(medians)
-    assert (np.diff(m, axis=0) > 0).all()  # strictly increasing in capex, every year
+        r = run_scenario(fc, ScenarioSpec(values={2026: shift, 2027: shift, 2028: shift}))
+        for t, (_, scen) in r.targets.items():
+            medians[t].append([y.value for y in scen.outlook])
+    for t, rows in medians.items():
+        m = np.array(rows)
+        assert (np.diff(m, axis=0) >= 0).all(), t
+        assert (np.diff(m, axis=0)[:, -1] > 0).all(), t
 
 
-def test_plus_50pct_capex_raises_memory_and_hbm(trained: TrainResult) -> None:
+def test_the_baseline_is_always_the_stored_forecast(trained: TrainResult) -> None:
     fc = trained.forecaster
-    r = run_scenario(fc, ScenarioSpec(name="+50%", values={2026: 50, 2027: 50, 2028: 50}))
-    hbm = r["targets"][HBM_ID]
-    for b, s in zip(hbm["baseline"], hbm["scenario"], strict=True):
-        assert s["value"] > b["value"] and s["lo-95"] > b["lo-95"]
-    for t in MEMORY_TARGETS:
-        pts = r["targets"][t]["points"]
-        later = [p for p in pts if p["capex_multiplier"] > 1]
-        assert later, t
-        assert all(p["value"] > p["baseline"] for p in later)
-    assert r["assumptions"]["formula"].startswith("hbm_revenue")
-    assert r["scenario"]["values"] == {"2026": 50, "2027": 50, "2028": 50}
+    stored = to_dict(fc.result(HBM_ID, outlook_years=3))
+    r = run_scenario(fc, ScenarioSpec.named("base", [HBM_ID]))
+    fixed = run_scenario(fc, ScenarioSpec(name="content", values={}, targets=[HBM_ID], hbm_content=0.25))
+    for res in (r, fixed):
+        base, _ = res.targets[HBM_ID]
+        assert to_dict(base)["outlook"] == stored["outlook"]
+    base, scen = fixed.targets[HBM_ID]
+    assert all(s.value > b.value for b, s in zip(base.outlook, scen.outlook, strict=True))  # 0.25 > calibrated
 
 
-def test_yoy_growth_mode_and_hbm_intervals_cover_parameter_uncertainty(trained: TrainResult) -> None:
-    fc = trained.forecaster
-    r = run_scenario(fc, ScenarioSpec(mode="yoy_growth_pct", values={2026: 40}, targets=[HBM_ID]))
-    cap = {c["year"]: c for c in r["capex"]}
-    published_2025 = 411528.0
-    assert cap[2026]["scenario_usd_m"] == pytest.approx(published_2025 * 1.4)
-    # fixing hbm_content removes one source of uncertainty, so the 95% band narrows
-    wide = run_scenario(fc, ScenarioSpec(targets=[HBM_ID]))["targets"][HBM_ID]["baseline"][0]
-    fixed = run_scenario(fc, ScenarioSpec(targets=[HBM_ID], hbm_content=0.16))["targets"][HBM_ID]["baseline"][0]
-    assert fixed["hi-95"] - fixed["lo-95"] < wide["hi-95"] - wide["lo-95"]
+def test_annual_multipliers_spread_smoothly_over_quarters() -> None:
+    dates = [date(y, m, 1) for y in (2026, 2027, 2028) for m in (1, 4, 7, 10)]
+    annual = {2026: 1.15, 2027: 1.30, 2028: 1.40}
+    m = period_multipliers(dates, annual)
+    for i, year in enumerate((2026, 2027, 2028)):
+        assert m[4 * i: 4 * i + 4].mean() == pytest.approx(annual[year])
+    steps = np.abs(np.diff(m))
+    year_ends = steps[[3, 7]]
+    assert year_ends.max() < 0.08  # no jump from the multiplier alone at 31 December
+    assert (m > 1).all()
 
 
 @pytest.mark.parametrize(
     ("spec", "msg"),
     [
         (ScenarioSpec(values={2031: 10}), "outside the forecast years"),
-        (ScenarioSpec(values={2026: -100}), "must stay positive"),
+        (ScenarioSpec(mode="yoy_growth_pct", values={2026: -90}), "between -50 and 150"),
+        (ScenarioSpec(values={2026: 900}), "between -75 and 200"),
         (ScenarioSpec(targets=["tsmc_revenue"]), "no capex-conditional model for tsmc_revenue"),
-        (ScenarioSpec(hbm_content=2.0), "between 0 and 1"),
+        (ScenarioSpec(hbm_content=0.9), "between 0.02 and 0.5"),
+        (ScenarioSpec(mode="absolute_usd_m", values={2027: 1.0}), "between 0.25x and 4.0x"),
     ],
 )
-def test_bad_scenarios_are_refused(trained: TrainResult, spec: ScenarioSpec, msg: str) -> None:
+def test_bad_scenarios_are_refused_with_the_bounds(trained: TrainResult, spec: ScenarioSpec, msg: str) -> None:
     with pytest.raises(ScenarioError, match=msg):
         run_scenario(trained.forecaster, spec)
+    assert set(BOUNDS) == {"relative_to_baseline_pct", "yoy_growth_pct", "absolute_usd_m"}
 
 
-def test_named_scenarios_and_baseline_persisted(trained: TrainResult, tmp_path: Path) -> None:
-    from forecasting.forecaster import Forecaster
-
+def test_named_scenarios_and_a_saved_model(trained: TrainResult, tmp_path: Path) -> None:
     fc = trained.forecaster
-    bear = run_scenario(fc, ScenarioSpec.named("bear"))["targets"][HBM_ID]["scenario"]
-    bull = run_scenario(fc, ScenarioSpec.named("bull"))["targets"][HBM_ID]["scenario"]
-    assert all(b["value"] < u["value"] for b, u in zip(bear, bull, strict=True))
+    bear = run_scenario(fc, ScenarioSpec.named("bear")).targets[HBM_ID][1].outlook
+    bull = run_scenario(fc, ScenarioSpec.named("bull")).targets[HBM_ID][1].outlook
+    assert all(b.value < u.value for b, u in zip(bear, bull, strict=True))
     with pytest.raises(ScenarioError, match="named scenarios: bear, base, bull"):
         ScenarioSpec.named("moon")
-    attach_baseline_outlook(fc)
     fc.save(tmp_path / "fc")
     again = Forecaster.load(tmp_path / "fc")
     assert again.hbm == fc.hbm
-    assert [r["year"] for r in again.hbm["baseline_outlook"]] == [2026, 2027, 2028]  # type: ignore[index]
+    assert to_dict(again.result(HBM_ID)) == to_dict(fc.result(HBM_ID))
+    assert to_dict(run_scenario(again, ScenarioSpec.named("bull")).targets[HBM_ID][1]) == \
+        to_dict(run_scenario(fc, ScenarioSpec.named("bull")).targets[HBM_ID][1])

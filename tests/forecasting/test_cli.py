@@ -1,0 +1,58 @@
+"""The command line: as-of forecasts at any date with enough history, and the API's JSON shape exactly."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from forecasting.serving import LoadedModel
+from forecasting.train import train
+from service.cli import app
+from service.config import Settings
+from service.main import create_app
+from tests.conftest import REAL_DATA_DIR
+
+
+def _json(args: list[str]) -> dict[str, object]:
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)  # type: ignore[no-any-return]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("as_of", ["2019-12-03", "2013-12-03"])
+def test_as_of_forecasts_reach_any_served_horizon_and_say_how_many_origins(as_of: str) -> None:
+    body = _json(["forecast", "wsts_worldwide_sales", "--horizon", "24", "--as-of", as_of, "--format", "json"])
+    assert len(body["points"]) == 24  # type: ignore[arg-type]
+    backtest = body["method"]["backtest"]  # type: ignore[index]
+    assert backtest["origins"] >= 2
+    data = body["data"]  # type: ignore[index]
+    assert data["as_of"] == as_of
+    assert date.fromisoformat(data["last_published"]) <= date.fromisoformat(as_of)
+    assert date.fromisoformat(body["points"][0]["ds"]) > date.fromisoformat(data["last_observation"])  # type: ignore[index]
+    if as_of == "2013-12-03":
+        assert any("origins" in n for n in body["notes"])  # type: ignore[union-attr]
+
+
+def test_too_little_history_is_refused_with_the_minimum() -> None:
+    r = CliRunner().invoke(app, ["forecast", "wsts_worldwide_sales", "--as-of", "2012-06-01"])
+    assert r.exit_code == 2
+    assert "at least 36 needed" in r.output
+
+
+def test_cli_json_equals_the_api_body() -> None:
+    """Same request, same numbers and field names through the CLI and over HTTP (model metadata aside)."""
+    sid = "wsts_memory_sales_annual"
+    cli = _json(["forecast", sid, "--format", "json", "--level", "80", "--level", "90"])
+    result = train([sid], data_dir=REAL_DATA_DIR)
+    loaded = LoadedModel(result.forecaster, "1", "run-1", "champion", datetime.now(UTC).isoformat())
+    with TestClient(create_app(Settings(), model_loader=lambda: loaded, models_lister=list,
+                               retrainer=lambda: None)) as client:
+        api = client.get(f"/v1/forecasts/{sid}", params=[("level", 80), ("level", 90)]).json()
+    assert api["model"]["version"] == "1" and cli["model"] is None
+    api.pop("model"), cli.pop("model")
+    assert api == cli

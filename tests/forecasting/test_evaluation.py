@@ -1,0 +1,119 @@
+"""Rolling-origin evaluation: every choice at an origin rests on what was known then, and nothing later."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from forecasting.evaluation import (
+    complete_paths,
+    evaluate_target,
+    implausible,
+    interval_bounds,
+    leaderboard,
+    origin_dates,
+    scored_origins,
+)
+from forecasting.targets import MIN_ORIGINS, TARGETS
+from forecasting.zoo import BASELINES, COMBINATION
+from tests.forecasting.conftest import synthetic_panel
+
+SID = "capex_meta"  # a real catalog id, fed synthetic values in these tests
+WHEN = date(2016, 6, 1)
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> pl.DataFrame:
+    return synthetic_panel(SID, 44)
+
+
+def test_origins_are_first_publications_and_end_with_the_serving_date(synthetic: pl.DataFrame) -> None:
+    cfg = TARGETS[SID]
+    dates = origin_dates(synthetic, cfg, WHEN, extra=[date(2014, 12, 1), date(2030, 1, 1)])
+    rolling = dates.filter(pl.col("kind") == "rolling")["origin"].to_list()
+    assert set(rolling) <= set(synthetic["published"].to_list())
+    assert all(d < WHEN for d in rolling) and rolling == sorted(rolling)
+    assert dates.filter(pl.col("kind") == "extra")["origin"].to_list() == [date(2014, 12, 1)]  # future ones dropped
+    assert dates["origin"][-1] == WHEN and dates["kind"][-1] == "serving"
+
+
+def test_each_origin_fits_only_what_was_published_by_then(synthetic: pl.DataFrame) -> None:
+    ev = evaluate_target(synthetic, TARGETS[SID], WHEN)
+    for oid, ts in ev.training.items():
+        when = ev.origin_row(oid)["origin"]
+        published = synthetic.filter(pl.col("published") <= when)["ds"].max()
+        assert ts.cutoff == published
+
+
+def test_changing_later_data_changes_nothing_known_before(synthetic: pl.DataFrame) -> None:
+    """Scramble every value published after an origin: that origin's fits, weights and paths are unchanged."""
+    ev = evaluate_target(synthetic, TARGETS[SID], WHEN)
+    k = int(ev.origins.filter(pl.col("kind") == "rolling")["origin_id"][-8])
+    when = ev.origin_row(k)["origin"]
+    scrambled = synthetic.with_columns(
+        pl.when(pl.col("published") > when).then(pl.col("y") * 3.7 + 11).otherwise(pl.col("y")).alias("y"))
+    ev2 = evaluate_target(scrambled, TARGETS[SID], WHEN)
+    assert ev2.origin_row(k)["origin"] == when
+    for frame in ("forecasts", "weights"):
+        a = getattr(ev, frame).filter(pl.col("origin_id") <= k)
+        b = getattr(ev2, frame).filter(pl.col("origin_id") <= k)
+        assert_frame_equal(a, b)
+    np.testing.assert_array_equal(ev.sample_paths(k)[1], ev2.sample_paths(k)[1])
+    # ...while the serving origin, which saw the scrambled values, does change
+    assert not np.allclose(ev.sample_paths(ev.serving_id)[0], ev2.sample_paths(ev2.serving_id)[0])
+
+
+def test_weights_are_a_convex_combination_of_the_members(synthetic: pl.DataFrame) -> None:
+    ev = evaluate_target(synthetic, TARGETS[SID], WHEN)
+    sums = ev.weights.group_by("origin_id").agg(pl.col("weight").sum())
+    np.testing.assert_allclose(sums["weight"].to_numpy(), 1.0)
+    assert (ev.weights["weight"] >= 0).all()
+    first = ev.weights.filter(pl.col("origin_id") == 0)
+    assert first["weight"].n_unique() == 1  # nothing known yet: equal weights
+
+
+def test_complete_paths_keeps_known_prefixes_and_borrows_later_increments() -> None:
+    mat = np.array([[0.1, 0.2, 0.3, 0.4],      # complete
+                    [0.05, np.nan, np.nan, np.nan],
+                    [np.nan, np.nan, np.nan, np.nan]])  # nothing known: dropped
+    out = complete_paths(mat, seed=1)
+    assert out.shape == (2, 4)
+    np.testing.assert_array_equal(out[0], mat[0])
+    assert out[1, 0] == 0.05
+    np.testing.assert_allclose(out[1, 1:] - out[1, 0], mat[0, 1:] - mat[0, 0])
+
+
+def test_interval_bounds_widen_with_few_paths() -> None:
+    rng = np.random.default_rng(3)
+    paths = rng.standard_normal((20, 3))
+    plain = interval_bounds(paths, [80])[80]
+    corrected = interval_bounds(paths, [80], n_eff=20)[80]
+    assert (corrected[0] <= plain[0]).all() and (corrected[1] >= plain[1]).all()
+    assert (corrected[0] < corrected[1]).all()
+
+
+def test_a_member_that_explodes_gets_no_weight() -> None:
+    exploding = synthetic_panel(SID, 44, explode_after=40)
+    ev = evaluate_target(exploding, TARGETS[SID], WHEN)
+    oid = ev.serving_id
+    reasons = {m: implausible(ev, oid, m) for m in TARGETS[SID].members if m in ev.specs}
+    w = dict(ev.weights.filter(pl.col("origin_id") == oid).select("model", "weight").iter_rows())
+    for m, why in reasons.items():
+        if why is not None:
+            assert "largest published value" in why and w[m] == 0.0
+    assert sum(w.values()) == pytest.approx(1.0)
+
+
+def test_leaderboard_scores_references_and_the_method_on_the_same_origins(synthetic: pl.DataFrame) -> None:
+    ev = evaluate_target(synthetic, TARGETS[SID], WHEN)
+    board = leaderboard(ev)
+    models = set(board["model"].to_list())
+    assert {COMBINATION, "AutoETS", *BASELINES} <= models
+    assert board["windows"].n_unique() == 1 and board["windows"][0] == len(scored_origins(ev)) >= MIN_ORIGINS
+    for c in ("mase", "coverage_80", "coverage_95", "winkler_80"):
+        assert board[c].is_not_null().all(), c
+    assert ((board["coverage_80"] <= board["coverage_95"]) | board["coverage_95"].is_null()).all()
