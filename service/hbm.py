@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from forecasting.hbm import ScenarioSpec, assumptions_of
+from forecasting.hbm import ScenarioSpec, assumptions_of, validate
 from forecasting.scenarios import run_scenario, scenario_to_dict
 from forecasting.serving import LoadedModel
 from service.errors import ApiError
@@ -44,8 +44,11 @@ def _finite(obj: object) -> object:
     return obj
 
 
-def scenario_spec(body: ScenarioRequest) -> ScenarioSpec:
-    """The request as a spec; everything model-dependent is checked by forecasting's validator."""
+def scenario_spec(loaded: LoadedModel, body: ScenarioRequest) -> ScenarioSpec:
+    """The request as a validated, canonical spec (targets resolved) before any work starts.
+
+    Everything model-dependent is checked by forecasting's one validator; a refusal raises ScenarioError.
+    """
     if body.scenario is not None:
         spec = ScenarioSpec.named(body.scenario, list(body.targets or []))
     else:
@@ -54,7 +57,7 @@ def scenario_spec(body: ScenarioRequest) -> ScenarioSpec:
                             values=dict(sorted(body.capex.values.items())), targets=list(body.targets or []),
                             description=f"user-defined capex path ({body.capex.mode})")
     spec.hbm_content = body.hbm_content
-    return spec
+    return validate(loaded.forecaster, spec)
 
 
 def scenario_key(loaded: LoadedModel, spec: ScenarioSpec) -> ScenarioKey:

@@ -342,6 +342,15 @@ class LeaderboardRowResponse(BaseModel):
 class BacktestResponse(BaseModel):
     """Rolling-origin backtest of every zoo model and the served combination, on the same origins."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "series_id": "capex_meta", "method": _FORECAST_EXAMPLE["method"], "primary_horizon": 4,
+        "model": _MODEL_EXAMPLE,
+        "leaderboard": [{"model": "Combination", "horizon": 4, "mase": 1.95, "smape": 0.13, "mae": 1520.3,
+                         "rmse": 1800.2, "bias": -120.5, "coverage_80": 0.79, "coverage_95": 0.9,
+                         "winkler_80": 9.1, "winkler_95": 14.2, "windows": 28, "role": "method", "weight": None,
+                         "served": True, "uses_drivers": False, "note": None}],
+    }]})
+
     series_id: str
     method: MethodResponse
     primary_horizon: int
@@ -395,6 +404,32 @@ class ModelsResponse(BaseModel):
 
 # ------------------------------------------------------------------------------------------ HBM assumptions
 
+_ASSUMPTIONS_EXAMPLE: JsonDict = {
+    "formula": "hbm_revenue = hyperscaler capex x accelerator_share x hbm_content",
+    "capex_driver": "capex_hyperscalers_total",
+    "accelerator_share": {
+        "name": "accelerator_share", "value": 0.4763, "low": 0.4708, "high": 0.4818,
+        "unit": "NVIDIA DC revenue per US$ of hyperscaler capex",
+        "how": "range of the last two complete calendar years",
+        "sources": ["panel: nvidia_datacenter_revenue / capex_hyperscalers_total"],
+        "calibration": [{"year": 2025, "ratio": 0.4708, "nvidia_dc_usd_m": 193737.0, "capex_usd_m": 411528.0,
+                         "source": "panel: nvidia_datacenter_revenue / capex_hyperscalers_total"}],
+    },
+    "hbm_content": {
+        "name": "hbm_content", "value": 0.1592, "low": 0.1389, "high": 0.1807,
+        "unit": "HBM revenue per US$ of NVIDIA DC revenue",
+        "how": "dated HBM market-size estimates / NVIDIA DC revenue of the same calendar year",
+        "sources": ["https://marketbeat.com/earnings/reports/2024-12-18-micron-technology-inc-stock"],
+        "calibration": [{"year": 2024, "ratio": 0.1389, "hbm_usd_bn": 16.0, "estimate_by": "Micron",
+                         "stated": "2024-12-18",
+                         "source": "https://marketbeat.com/earnings/reports/2024-12-18-micron-technology-inc-stock"}],
+    },
+    "elasticities": {"micron_revenue": {"target": "micron_revenue", "driver": "capex_hyperscalers_total",
+                                        "value": 1.799, "estimate": 1.799, "se": 0.234, "n": 30,
+                                        "periods": "2018-07-01..2026-04-01"}},
+    "limits": ["Memory elasticities are contemporaneous YoY co-movements, not causal estimates."],
+}
+
 
 class CalibrationPoint(BaseModel):
     """One observation a parameter was calibrated on; which optional fields are set depends on the parameter."""
@@ -435,6 +470,8 @@ class CapexElasticity(BaseModel):
 class HbmAssumptionsResponse(BaseModel):
     """Everything the HBM model and the capex scenarios assume: parameters with ranges, sources and calibration
     points, memory elasticities with standard errors, and the model's stated limits."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{**_ASSUMPTIONS_EXAMPLE, "model": _MODEL_EXAMPLE}]})
 
     formula: str
     capex_driver: str = Field(description="the capex series scenarios act on")
@@ -528,6 +565,17 @@ class ScenarioTarget(BaseModel):
 
 class ScenarioResponse(BaseModel):
     """Memory and HBM forecasts under a capex scenario beside the baseline, with the assumptions used."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "scenario": {"name": "bull", "mode": "relative_to_baseline_pct",
+                     "values": {"2026": 15.0, "2027": 30.0, "2028": 40.0},
+                     "description": "AI capex overshoots the baseline forecast", "hbm_content": None,
+                     "targets": ["hbm_revenue"], "bounds": {"min": -75.0, "max": 200.0}},
+        "capex": [{"year": 2026, "baseline": 767261.0, "scenario": 882350.0, "multiplier": 1.15}],
+        "assumptions": {**_ASSUMPTIONS_EXAMPLE, "model": None},
+        "targets": {"hbm_revenue": {"baseline": _FORECAST_EXAMPLE, "scenario": _FORECAST_EXAMPLE}},
+        "model": _MODEL_EXAMPLE,
+    }]})
 
     scenario: ScenarioEcho
     capex: list[CapexYear] = Field(description="hyperscaler capex per forecast year, baseline and scenario")

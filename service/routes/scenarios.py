@@ -74,7 +74,7 @@ def scenarios(
     runtime: RuntimeDep,
 ) -> ScenarioResponse:
     # a sync route: FastAPI runs it in the threadpool, so the computation never blocks the event loop
-    spec = hbm.scenario_spec(body)
+    spec = hbm.scenario_spec(model, body)
     today = datetime.now(UTC).date()
     return runtime.scenarios.get_or_compute(hbm.scenario_key(model, spec),
                                             lambda: hbm.scenario_response(model, spec, today))

@@ -18,7 +18,6 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from forecasting.hbm import attach_baseline_outlook
 from forecasting.serving import LoadedModel
 from forecasting.train import TrainResult, train
 from service.config import Settings
@@ -32,16 +31,14 @@ ADMIN_KEY = "admin-key-0123456789abcdef"
 
 REGISTERED: list[dict[str, Any]] = [
     {"version": "1", "aliases": ["champion"], "run_id": "test", "created_at": 1764268538000,
-     "data_vintage": "2026-10-05", "metrics": {"capex_meta.h4.mase": 1.63}},
+     "as_of": "2026-12-01", "metrics": {"capex_meta.h4.mase": 1.63}},
     {"version": 0, "aliases": [], "run_id": None, "created_at": None, "metrics": {}},
 ]
 
 
 @pytest.fixture(scope="session")
 def trained() -> TrainResult:
-    result = train(SERIES, data_dir=REAL_DATA_DIR)
-    result.forecaster.precompute()
-    return result
+    return train(SERIES, data_dir=REAL_DATA_DIR)
 
 
 def make_loaded(result: TrainResult, version: str = "1", source: str = "registry") -> LoadedModel:
@@ -50,7 +47,6 @@ def make_loaded(result: TrainResult, version: str = "1", source: str = "registry
         version=version,
         run_id=f"run-{version}",
         alias="champion",
-        leaderboards={sid: bt.leaderboard for sid, bt in result.backtests.items()},
         loaded_at=datetime.now(UTC).isoformat(),
         source=source,
     )
@@ -63,11 +59,9 @@ def loaded(trained: TrainResult) -> LoadedModel:
 
 @pytest.fixture(scope="session")
 def hbm_trained() -> TrainResult:
-    """A champion with capex and memory targets: it has the HBM calibration and its precomputed baseline."""
+    """A champion with capex and memory targets: it carries the HBM calibration and the hbm_revenue series."""
     result = train(HBM_SERIES, data_dir=REAL_DATA_DIR)
-    result.forecaster.precompute()
-    attach_baseline_outlook(result.forecaster)
-    assert result.forecaster.hbm is not None and "baseline_outlook" in result.forecaster.hbm
+    assert result.forecaster.hbm is not None and "hbm_revenue" in result.forecaster.models
     return result
 
 

@@ -24,9 +24,6 @@ V1_ROUTES = {
     ("get", "/v1/backtests/{series_id}"),
     ("get", "/v1/models"),
     ("get", "/v1/models/hbm/assumptions"),
-    ("get", "/v1/forecasts/hbm_revenue"),
-    ("get", "/v1/forecasts/hbm_revenue/outlook"),
-    ("get", "/v1/forecasts/hbm_revenue.png"),
     ("post", "/v1/scenarios"),
     ("post", "/v1/admin/reload"),
     ("post", "/v1/admin/retrain"),
@@ -42,7 +39,7 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
     components = schema["components"]["schemas"]
     for name in ("ForecastResponse", "OutlookResponse", "BacktestResponse", "SeriesResponse", "ModelsResponse",
                  "ScenarioRequest", "ScenarioResponse", "JobResponse", "ErrorResponse", "HistoryResponse",
-                 "HbmForecastResponse", "HbmOutlookResponse", "HbmAssumptionsResponse"):
+                 "HbmAssumptionsResponse"):
         assert components[name].get("examples"), name
     for method, path in V1_ROUTES:
         op = schema["paths"][path][method]
@@ -53,11 +50,10 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
     examples = scen["requestBody"]["content"]["application/json"]["examples"]
     assert examples["named"]["value"]["scenario"] == "bull"
     assert examples["relative"]["value"]["capex"]["mode"] == "relative_to_baseline_pct"
-    # the target results are a documented union told apart by "kind"
+    # every scenario target answers in one shape: the stored baseline beside the scenario
     result = components["ScenarioResponse"]["properties"]["targets"]["additionalProperties"]
-    assert set(result["discriminator"]["mapping"]) == {"memory", "hbm"}
-    for path in ("/v1/forecasts/hbm_revenue", "/v1/forecasts/hbm_revenue/outlook", "/v1/models/hbm/assumptions"):
-        assert "404" in schema["paths"][path]["get"]["responses"], path
+    assert result["$ref"].endswith("/ScenarioTarget")
+    assert "404" in schema["paths"]["/v1/models/hbm/assumptions"]["get"]["responses"]
 
 
 def test_dashboard_is_self_contained(client: TestClient) -> None:

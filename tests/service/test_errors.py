@@ -7,7 +7,7 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from forecasting.forecaster import Forecaster
+from forecasting.artifact import Forecaster
 from forecasting.serving import LoadedModel
 from forecasting.train import TrainResult
 from tests.service.conftest import AppFactory
@@ -24,7 +24,7 @@ def _assert_error_shape(body: dict[str, object]) -> dict[str, object]:
 class ExplodingForecaster(Forecaster):
     """A forecaster whose outlook fails the way a bug would."""
 
-    def outlook(self, series_id: str) -> object:  # type: ignore[override]
+    def result(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
         raise RuntimeError("boom while reading /srv/secret/models/outlook.parquet")
 
 
@@ -53,16 +53,17 @@ def test_unexpected_error_is_500_without_traceback(make_app: AppFactory, trained
         ("get", "/no/such/path", {}, 404, "not_found"),
         ("delete", "/v1/series", {}, 405, "method_not_allowed"),
         ("get", "/v1/forecasts/nope", {}, 404, "unknown_series"),
-        ("get", "/v1/forecasts/capex_meta?horizon=99", {}, 422, "invalid_horizon"),
+        ("get", "/v1/forecasts/capex_meta?horizon=20", {}, 422, "invalid_horizon"),
+        ("get", "/v1/forecasts/capex_meta?horizon=99", {}, 422, "validation_error"),
         ("get", "/v1/forecasts/capex_meta?horizon=x", {}, 422, "validation_error"),
         ("post", "/v1/scenarios", {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
          422, "validation_error"),
         ("post", "/v1/scenarios", {"json": {"targets": ["capex_meta"]}}, 422, "validation_error"),
-        ("post", "/v1/scenarios", {"json": {"scenario": "bull"}}, 422, "no_scenario_model"),
+        ("post", "/v1/scenarios", {"json": {"scenario": "bull"}}, 422, "invalid_scenario"),
         ("get", "/v1/forecasts/hbm_revenue", {}, 404, "series_not_forecast"),
-        ("get", "/v1/models/hbm/assumptions", {}, 404, "series_not_forecast"),
+        ("get", "/v1/models/hbm/assumptions", {}, 404, "no_hbm_model"),
         ("get", "/v1/series/hbm_revenue/history", {}, 404, "no_published_history"),
-        ("get", "/v1/backtests/hbm_revenue", {}, 404, "no_backtest"),
+        ("get", "/v1/backtests/hbm_revenue", {}, 404, "series_not_forecast"),
         ("get", "/v1/series", {"headers": {"X-API-Key": "wrong-0123456789abcdef"}}, 401, "unauthorized"),
     ],
 )
@@ -75,10 +76,10 @@ def test_every_error_has_the_same_shape(client: TestClient, method: str, path: s
 
 
 def test_validation_errors_name_the_field_without_echoing_input(client: TestClient) -> None:
-    r = client.post("/v1/scenarios", json={"capex": {"mode": "relative_to_baseline_pct", "values": {"2026": 900}},
+    r = client.post("/v1/scenarios", json={"capex": {"mode": "relative_to_baseline_pct", "values": {"x": 900}},
                                            "secret": "hunter2-hunter2"})
     assert r.status_code == 422
     err = r.json()["error"]
     locs = [tuple(d["loc"]) for d in err["detail"]]
-    assert ("body", "capex") in locs and ("body", "secret") in locs
+    assert ("body", "capex", "values", "x", "[key]") in locs and ("body", "secret") in locs
     assert "hunter2" not in r.text

@@ -1,11 +1,15 @@
-"""Forecasts, outlooks and fan charts, including that serving the defaults never fits a model."""
+"""Forecasts, outlooks and fan charts: the one result shape, any horizon and level, and never a model fit."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+import statsforecast
 from fastapi.testclient import TestClient
 
-import forecasting.forecaster as fc_module
+import forecasting.evaluation as evaluation_module
+from forecasting.result import to_dict
 from forecasting.serving import LoadedModel
 from tests.service.conftest import SERIES
 
@@ -14,53 +18,49 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def _forbid_fitting(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a model was fitted while serving a precomputed forecast")
+        raise AssertionError("a model was fitted while serving")
 
-    monkeypatch.setattr(fc_module, "forecast_series", boom)
-    monkeypatch.setattr(fc_module, "outlook", boom)
-    monkeypatch.setattr(fc_module, "simulate_paths", boom)
+    monkeypatch.setattr(evaluation_module, "bulk_forecast", boom)
+    monkeypatch.setattr(statsforecast.StatsForecast, "forecast", boom)
+    monkeypatch.setattr(statsforecast.StatsForecast, "fit", boom)
 
 
-def test_default_forecast_shape(client: TestClient, loaded: LoadedModel) -> None:
+def _bands(point: dict[str, object]) -> dict[int, dict[str, float]]:
+    return {int(i["level"]): i for i in point["intervals"]}  # type: ignore[index,union-attr,call-overload]
+
+
+def test_default_forecast_is_the_result_serialized_once(client: TestClient, loaded: LoadedModel) -> None:
     r = client.get("/v1/forecasts/capex_meta")
     assert r.status_code == 200
     body = r.json()
-    sm = loaded.forecaster.models["capex_meta"]
-    assert body["horizon"] == loaded.forecaster.default_horizon("capex_meta") == len(body["points"])
-    assert body["levels"] == [80, 95]
-    assert body["model_name"] == sm.champion
-    assert body["unit"] == "US$ m"
-    assert body["model"]["version"] == "1"
-    assert body["model"]["trained_at"] == loaded.forecaster.meta.trained_at
-    assert body["model"]["data_vintage"] == loaded.forecaster.meta.data_vintage
-    first = body["points"][0]
-    i80, i95 = first["intervals"]["80"], first["intervals"]["95"]
-    assert i95["lo"] <= i80["lo"] <= first["value"] <= i80["hi"] <= i95["hi"]
+    today = datetime.now(UTC).date()
+    expected = to_dict(loaded.forecaster.result("capex_meta"), loaded.metadata(), today=today)
+    assert body == expected
+    assert body["horizon"] == 8 == len(body["points"]) and body["levels"] == [80, 95]
+    assert body["method"]["name"] == "Combination" and body["unit"] == "US$ m"
+    assert body["model"]["version"] == "1" and body["model"]["data_hash"] == loaded.forecaster.meta.data_hash
+    b = _bands(body["points"][0])
+    assert b[95]["lo"] <= b[80]["lo"] <= body["points"][0]["value"] <= b[80]["hi"] <= b[95]["hi"]
+    data = body["data"]
+    assert data["last_observation"] and data["last_published"] and data["next_expected_release"]
+    assert data["staleness_days"] >= 0
 
 
-def test_polling_defaults_never_fits(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_request_ever_fits_a_model(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     _forbid_fitting(monkeypatch)
     for sid in SERIES:
-        assert client.get(f"/v1/forecasts/{sid}").status_code == 200
-        assert client.get(f"/v1/forecasts/{sid}", params={"level": 80}).status_code == 200
-        assert client.get(f"/v1/forecasts/{sid}/outlook").status_code == 200
+        for params in ({}, {"level": 80}, {"horizon": 3, "level": [51, 99]}):
+            assert client.get(f"/v1/forecasts/{sid}", params=params).status_code == 200
+        assert client.get(f"/v1/forecasts/{sid}/outlook", params={"horizon": 3}).status_code == 200
         assert client.get(f"/v1/forecasts/{sid}.png").status_code == 200
 
 
-def test_level_subset_comes_from_the_cached_frame(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    full = client.get("/v1/forecasts/capex_meta").json()
-    _forbid_fitting(monkeypatch)
-    only95 = client.get("/v1/forecasts/capex_meta", params={"level": 95}).json()
-    assert only95["levels"] == [95]
-    assert [p["intervals"] for p in only95["points"]] == [{"95": p["intervals"]["95"]} for p in full["points"]]
-
-
-def test_other_horizon_and_levels_are_fitted_on_demand(client: TestClient) -> None:
+def test_other_horizons_and_levels(client: TestClient) -> None:
     r = client.get("/v1/forecasts/wsts_memory_sales_annual", params={"horizon": 3, "level": [50, 90]})
     assert r.status_code == 200
     body = r.json()
     assert body["horizon"] == 3 and len(body["points"]) == 3 and body["levels"] == [50, 90]
-    assert set(body["points"][0]["intervals"]) == {"50", "90"}
+    assert set(_bands(body["points"][0])) == {50, 90}
 
 
 def test_horizon_out_of_range_states_the_range(client: TestClient) -> None:
@@ -69,7 +69,7 @@ def test_horizon_out_of_range_states_the_range(client: TestClient) -> None:
     err = r.json()["error"]
     assert err["code"] == "invalid_horizon"
     assert err["message"] == "horizon must be between 1 and 12 for quarterly series, got 13"
-    r = client.get("/v1/forecasts/wsts_memory_sales_annual", params={"horizon": 0})
+    r = client.get("/v1/forecasts/wsts_memory_sales_annual", params={"horizon": 5})
     assert r.status_code == 422 and "between 1 and 4 for annual" in r.json()["error"]["message"]
     r = client.get("/v1/forecasts/capex_meta", params={"horizon": "soon"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
@@ -97,15 +97,29 @@ def test_unknown_and_unforecast_series_list_valid_ids(client: TestClient) -> Non
     assert "capex_meta" in r.json()["error"]["message"]
 
 
-def test_outlook(client: TestClient) -> None:
-    r = client.get("/v1/forecasts/capex_meta/outlook")
-    assert r.status_code == 200
-    body = r.json()
-    assert body["unit"] == "US$ m" and body["aggregation"] == "sum" and body["years"]
-    year = body["years"][0]
-    assert year["intervals"]["95"]["lo"] <= year["value"] <= year["intervals"]["95"]["hi"]
+def test_outlook_honours_its_horizon_in_years(client: TestClient) -> None:
+    one = client.get("/v1/forecasts/capex_meta/outlook", params={"horizon": 1}).json()
+    two = client.get("/v1/forecasts/capex_meta/outlook").json()
+    three = client.get("/v1/forecasts/capex_meta/outlook", params={"horizon": 3}).json()
+    assert [len(b["outlook"]) for b in (one, two, three)] == [1, 2, 3]
+    assert "points" not in two
+    year = two["outlook"][0]
+    b = _bands(year)
+    assert b[95]["lo"] <= year["value"] <= b[95]["hi"]
     assert year["published_periods"] + year["forecast_periods"] == 4
-    assert year["growth_pct"] is not None and set(year["growth_intervals"]) == {"80", "95"}
+    assert year["growth_pct"] is not None and {i["level"] for i in year["growth_intervals"]} == {80, 95}
+    r = client.get("/v1/forecasts/capex_meta/outlook", params={"horizon": 5})
+    assert r.status_code == 422
+
+
+def test_csv_on_forecasts_and_outlooks(client: TestClient) -> None:
+    r = client.get("/v1/forecasts/capex_meta", params={"format": "csv"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    lines = r.text.strip().splitlines()
+    assert lines[0] == "ds,forecast,forecast-lo-80,forecast-hi-80,forecast-lo-95,forecast-hi-95"
+    assert len(lines) == 9
+    r = client.get("/v1/forecasts/capex_meta/outlook", headers={"Accept": "text/csv"})
+    assert r.status_code == 200 and r.text.startswith("year,value,growth_pct")
 
 
 def test_png_fan_chart_is_cached_per_model_version(client: TestClient) -> None:

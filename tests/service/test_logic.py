@@ -15,24 +15,28 @@ from service.state import ChartCache, ModelHolder, ResultCache
 from tests.service.conftest import make_loaded
 
 
-def test_check_request_messages(loaded: LoadedModel) -> None:
+def test_request_checks_state_the_allowed_range(loaded: LoadedModel) -> None:
     sm = loaded.forecaster.models["wsts_memory_sales_annual"]
-    assert logic.check_request(sm, 4, [95, 80, 95], 4) == (80, 95)
+    assert logic.check_levels([95, 80, 95], 4) == (80, 95)
+    logic.check_horizon(sm, 4)
     with pytest.raises(ApiError, match="between 1 and 4 for annual series, got 5") as info:
-        logic.check_request(sm, 5, [80], 4)
+        logic.check_horizon(sm, 5)
     assert info.value.status_code == 422 and info.value.detail["max"] == 4
     with pytest.raises(ApiError, match=r"between 50 and 99, got \[49\]"):
-        logic.check_request(sm, 2, [49, 80], 4)
+        logic.check_levels([49, 80], 4)
     with pytest.raises(ApiError, match="at least one level"):
-        logic.check_request(sm, 2, [], 4)
+        logic.check_levels([], 4)
 
 
-def test_forecast_frame_reuses_the_default_frame(loaded: LoadedModel) -> None:
-    default = loaded.forecaster.forecast("capex_meta", loaded.forecaster.default_horizon("capex_meta"), (80, 95))
-    frame, h, levels = logic.forecast_frame(loaded, "capex_meta", None, [80])
-    assert frame is default and levels == (80,) and h == default.height
-    points = logic.forecast_points(frame, loaded.forecaster.models["capex_meta"].champion, levels)
-    assert len(points) == h and set(points[0].intervals) == {"80"}
+def test_results_are_cached_and_bounded(loaded: LoadedModel) -> None:
+    fc = loaded.forecaster
+    first = logic.forecast_result(loaded, "capex_meta", None, [80])
+    assert logic.forecast_result(loaded, "capex_meta", None, [80]) is first
+    assert len(first.points) == 8 and [i.level for i in first.points[0].intervals] == [80]
+    for h in range(1, 13):
+        for lv in range(50, 100, 2):
+            fc.result("capex_meta", h, (lv,))
+    assert fc.cache_size() <= fc.CACHE_ENTRIES
 
 
 def test_series_list_without_model(real_panel: pl.DataFrame) -> None:

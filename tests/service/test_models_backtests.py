@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from typing import Any
 
+import polars as pl
+import pytest
 from fastapi.testclient import TestClient
 
 from forecasting.serving import LoadedModel
@@ -16,21 +20,27 @@ def test_backtest_leaderboard(client: TestClient, loaded: LoadedModel) -> None:
     assert r.status_code == 200
     body = r.json()
     sm = loaded.forecaster.models["nvidia_datacenter_revenue"]
-    assert body["champion"] == sm.champion and body["primary_horizon"] == 4
-    assert body["drivers"] == ["capex_hyperscalers_ex_amazon"]
+    assert body["method"]["name"] == sm.method.name == "Combination" and body["primary_horizon"] == 4
     board = body["leaderboard"]
-    assert len(board) == loaded.leaderboards["nvidia_datacenter_revenue"].height
-    champs = [row for row in board if row["champion"]]
-    assert champs and all(row["model"] == sm.champion for row in champs)
-    assert any(row["uses_drivers"] for row in board)
-    assert {"mase", "smape", "coverage_80", "coverage_95", "width_95", "windows"} <= set(board[0])
+    assert len(board) == sm.leaderboard.height
+    served = [row for row in board if row["served"]]
+    assert served and all(row["model"] == "Combination" and row["role"] == "method" for row in served)
+    members = {m.name: m.weight for m in sm.method.members}
+    for row in board:
+        if row["role"] == "member":
+            assert row["weight"] == pytest.approx(members[row["model"]])
+    assert {"Naive", "SeasonalNaive", "AutoETS"} <= {row["model"] for row in board}  # plain references
+    assert {"mase", "smape", "coverage_80", "coverage_95", "winkler_80", "windows", "note"} <= set(board[0])
+    assert len({row["windows"] for row in board}) == 1  # every model on the same origins
 
 
 def test_backtest_errors(client: TestClient, make_app: AppFactory, trained: TrainResult) -> None:
     r = client.get("/v1/backtests/nope")
     assert r.status_code == 404 and "capex_meta" in r.json()["error"]["message"]
     no_boards = make_loaded(trained)
-    no_boards.leaderboards = {}
+    no_boards.forecaster = copy.copy(no_boards.forecaster)
+    no_boards.forecaster.models = {sid: dataclasses.replace(sm, leaderboard=pl.DataFrame())
+                                   for sid, sm in trained.forecaster.models.items()}
     with TestClient(make_app(model_loader=lambda: no_boards)) as c:
         r = c.get("/v1/backtests/capex_meta")
         assert r.status_code == 404 and r.json()["error"]["code"] == "no_backtest"
