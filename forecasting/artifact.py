@@ -74,7 +74,8 @@ class SeriesModel:
     n_eff: int
     specs: dict[str, ModelSpec] = field(default_factory=dict)
     leaderboard: pl.DataFrame = field(default_factory=pl.DataFrame)
-    #: unique_id, ds, y: the exact training series at the serving origin (bridged periods filled)
+    #: unique_id, ds, y: what the members were fitted on at the serving origin (bridged periods filled,
+    #: nowcast months appended where the target has a nowcast)
     training: pl.DataFrame = field(default_factory=pl.DataFrame)
     #: model, h, yhat: each zoo model's working-scale point path at the serving origin
     member_points: pl.DataFrame = field(default_factory=pl.DataFrame)
@@ -346,13 +347,14 @@ def _data_dict(s: DataStatus) -> dict[str, Any]:
     return {"last_observation": _iso(s.last_observation), "last_published": _iso(s.last_published),
             "next_expected_release": _iso(s.next_expected_release), "as_of": _iso(s.as_of),
             "bridged_for_fitting": [x.isoformat() for x in s.bridged_for_fitting], "vintages": s.vintages,
-            "source": s.source}
+            "source": s.source, "nowcast": [x.isoformat() for x in s.nowcast], "nowcast_indicator": s.nowcast_indicator}
 
 
 def _data_from(d: dict[str, Any]) -> DataStatus:
     return DataStatus(_date(d["last_observation"]), _date(d["last_published"]), _date(d["next_expected_release"]),
                       _date(d["as_of"]), tuple(date.fromisoformat(x) for x in d["bridged_for_fitting"]),
-                      d["vintages"], d["source"])
+                      d["vintages"], d["source"], tuple(date.fromisoformat(x) for x in d["nowcast"]),
+                      d["nowcast_indicator"])
 
 
 def _date(x: str | None) -> date | None:

@@ -40,6 +40,7 @@ from utilsforecast.losses import bias, coverage, mae, mase, rmse, smape, winkler
 
 from forecasting.data import NotEnoughDataError, TrainingSeries, log_scale, training_series
 from forecasting.engine import Engine, LocalEngine, bulk_forecast
+from forecasting.nowcast import Nowcast, bridge
 from forecasting.targets import LEVELS, MIN_ORIGINS, TargetConfig
 from forecasting.zoo import BASELINES, COMBINATION, ZOO, FitContext, ModelSpec, complexity, resolve_specs
 from pipelines.panel import as_of
@@ -87,6 +88,8 @@ class Evaluation:
     prints: pl.DataFrame
     #: training series per origin id (needed for scoring scales, refits and the served history)
     training: dict[int, TrainingSeries] = field(repr=False, default_factory=dict)
+    #: per origin id, the nowcast the members continue from (targets with an indicator only)
+    nowcasts: dict[int, Nowcast] = field(repr=False, default_factory=dict)
     _errors: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = field(repr=False, default_factory=dict)
     _vol: dict[int, float] = field(repr=False, default_factory=dict)
 
@@ -333,23 +336,52 @@ def evaluate_target(
     log = log_scale(serving, cfg)
     ctx = FitContext(cfg.frequency, int(origins["n_train"].min()))  # type: ignore[arg-type]
     specs = resolve_specs(cfg.models, ctx)
-    stacked = pl.concat([ts.working(log).with_columns(pl.lit(str(oid)).alias("unique_id"))
-                         for oid, ts in training.items()])
-    wide = bulk_forecast(engine or LocalEngine(), stacked, [s.build() for s in specs.values()],
-                         cfg.frequency.interval, cfg.max_h, fallback_model=Naive())
+    nowcasts: dict[int, Nowcast] = {}
+    if cfg.nowcast:
+        for r in origins.iter_rows(named=True):
+            ts = training[r["origin_id"]]
+            nowcasts[r["origin_id"]] = bridge(ts.df, panel, r["origin"], cfg.spec, cfg.nowcast)
+    runner = engine or LocalEngine()
+    member_names = [m for m in specs if m in cfg.members]
+    reference_names = [m for m in specs if m not in cfg.members]
+    groups = [(member_names, {oid: nc.extended for oid, nc in nowcasts.items()}), (reference_names, {})] \
+        if nowcasts else [(list(specs), {})]
+    parts = []
+    for names, frames in groups:
+        stacked = pl.concat([
+            (frames.get(oid, ts.df)).with_columns(pl.col("y").log() if log else pl.col("y"),
+                                                  pl.lit(str(oid)).alias("unique_id"))
+            for oid, ts in training.items()])
+        wide = bulk_forecast(runner, stacked, [specs[n].build() for n in names], cfg.frequency.interval, cfg.max_h,
+                             fallback_model=Naive())
+        parts.append(wide.unpivot(index=["unique_id", "ds"], on=names, variable_name="model", value_name="yhat")
+                     .with_columns(pl.col("unique_id").cast(pl.Int64).alias("origin_id")))
+    if nowcasts:  # members' paths start with the nowcast months, then continue from them
+        parts.append(_nowcast_rows(nowcasts, member_names, log))
     forecasts = (
-        wide.unpivot(index=["unique_id", "ds"], on=list(specs), variable_name="model", value_name="yhat")
-        .with_columns(pl.col("unique_id").cast(pl.Int64).alias("origin_id"))
+        pl.concat([p.select("origin_id", "ds", "model", "yhat") for p in parts])
         .with_columns(pl.col("ds").rank("ordinal").over("origin_id", "model").cast(pl.Int64).alias("h"))
+        .filter(pl.col("h") <= cfg.max_h)
         .select("origin_id", "ds", "h", "model", "yhat")
     )
-    ev = Evaluation(sid, cfg, log, specs, origins, forecasts, pl.DataFrame(), prints.drop("unique_id"), training)
-    members = [m for m in cfg.members if m in specs]
+    ev = Evaluation(sid, cfg, log, specs, origins, forecasts, pl.DataFrame(), prints.drop("unique_id"), training,
+                    nowcasts)
+    members = member_names
     if not members:
         raise NotEnoughDataError(f"{sid}: no combination member applies to this history")
     ev.weights, combo = _nested_combination(ev, members)
     ev.forecasts = pl.concat([forecasts, combo]).sort("origin_id", "model", "h")
     return ev
+
+
+def _nowcast_rows(nowcasts: dict[int, Nowcast], members: list[str], log: bool) -> pl.DataFrame:
+    """The nowcast months as every member's first forecast steps (working scale)."""
+    rows = [(oid, d, m, float(np.log(y) if log else y))
+            for oid, nc in nowcasts.items()
+            for d, y in nc.extended.filter(pl.col("ds").is_in(list(nc.months)))[["ds", "y"]].iter_rows()
+            for m in members]
+    return pl.DataFrame(rows, schema={"origin_id": pl.Int64, "ds": pl.Date, "model": pl.String, "yhat": pl.Float64},
+                        orient="row")
 
 
 def _nested_combination(ev: Evaluation, members: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -101,6 +101,9 @@ class DataStatus:
     bridged_for_fitting: tuple[date, ...] = ()
     vintages: str = "latest"
     source: str = ""
+    #: months forecast by the bridge nowcast from a faster indicator (they are forecasts, not history)
+    nowcast: tuple[date, ...] = ()
+    nowcast_indicator: str | None = None
 
     def staleness_days(self, today: date) -> int | None:
         if self.next_expected_release is None:
@@ -177,6 +180,8 @@ def to_dict(result: ForecastResult, model: Mapping[str, Any] | None = None, *, t
             "bridged_for_fitting": [x.isoformat() for x in d.bridged_for_fitting],
             "vintages": d.vintages,
             "source": d.source,
+            "nowcast": [x.isoformat() for x in d.nowcast],
+            "nowcast_indicator": d.nowcast_indicator,
         },
         "model": dict(model) if model is not None else None,
         "notes": list(result.notes),

@@ -40,7 +40,8 @@ class TargetConfig:
     #: long monthly histories are fitted on their most recent periods only
     max_train_periods: int | None = None
     members: tuple[str, ...] = MEMBERS
-    references: tuple[str, ...] = REFERENCES
+    #: a faster-published monthly indicator the members' history is nowcast with (forecasting.nowcast)
+    nowcast: str | None = None
 
     @property
     def spec(self) -> SeriesSpec:
@@ -68,18 +69,25 @@ class TargetConfig:
         return max(3 * self.frequency.periods_per_year, 8)
 
     @property
+    def references(self) -> tuple[str, ...]:
+        """Plain references, fitted on the published history only (with a nowcast: plain AutoETS too)."""
+        return (*REFERENCES, "PlainETS") if self.nowcast else REFERENCES
+
+    @property
     def models(self) -> tuple[str, ...]:
         return (*self.references, *self.members)
 
 
-def _monthly(sid: str, step: int = 3) -> TargetConfig:
-    return TargetConfig(sid, origin_step=step, max_origins=60 if step > 1 else 150, max_train_periods=240)
+def _monthly(sid: str, step: int = 3, nowcast: str | None = None) -> TargetConfig:
+    return TargetConfig(sid, origin_step=step, max_origins=60 if step > 1 else 150, max_train_periods=240,
+                        nowcast=nowcast)
 
 
 TARGETS: dict[str, TargetConfig] = {
     t.series_id: t
     for t in [
-        _monthly("wsts_worldwide_sales", step=1),
+        # Korea's chip exports are out on the 1st of the next month, WSTS five weeks later (forecasting.nowcast)
+        _monthly("wsts_worldwide_sales", step=1, nowcast="korea_semiconductor_exports"),
         _monthly("fred_ipg3344s"),
         _monthly("fred_caputlg3344s"),
         _monthly("fred_pcu33443344"),

@@ -92,8 +92,10 @@ def series_model(ev: Evaluation, panel: pl.DataFrame, when: date) -> SeriesModel
     method = MethodInfo(
         name=COMBINATION,
         description=(f"weighted combination of {describe(members)} fitted on "
-                     f"{'logs' if ev.log else 'levels'}; weights decided at each origin from errors known "
-                     f"then (half equal, half inverse mean squared error)"),
+                     f"{'logs' if ev.log else 'levels'}"
+                     + (f" continued from a bridge nowcast with {cfg.nowcast}" if cfg.nowcast else "")
+                     + "; weights decided at each origin from errors known then (half equal, half inverse "
+                       "mean squared error)"),
         members=tuple(Member(m, float(w.get(m, 0.0)), dict(ev.specs[m].params)) for m in members),
         scale="log" if ev.log else "level",
         intervals=how,
@@ -108,23 +110,30 @@ def series_model(ev: Evaluation, panel: pl.DataFrame, when: date) -> SeriesModel
     known = as_of(panel, when)
     summary = summarise(known, spec)
     observed = ts.observed().select("ds", "y")
+    nc = ev.nowcasts.get(oid)
     data = DataStatus(
         last_observation=summary.last,
         last_published=summary.last_published,
         next_expected_release=summary.next_expected,
         as_of=when,
         bridged_for_fitting=ts.bridged,
-        vintages=str(getattr(spec, "vintages", "latest")),
+        vintages=spec.vintages,
         source=spec.source,
+        nowcast=nc.months if nc else (),
+        nowcast_indicator=cfg.nowcast,
     )
     notes = []
+    if nc and nc.months:
+        notes.append(f"{', '.join(d.strftime('%Y-%m') for d in nc.months)} nowcast from {cfg.nowcast} (published "
+                     "earlier than this series); they are forecasts, not published figures")
     if len(ids) < 10:
         notes.append(f"backtest rests on {len(ids)} origins (at least 2 are required); treat its scores as rough")
     member_points = (ev.forecasts.filter(pl.col("origin_id") == oid).select("model", "h", "yhat").sort("model", "h"))
     return SeriesModel(
         spec=spec, kind="fitted", method=method, data=data, history=observed,
         start=spec.frequency.offset(ts.cutoff, 1), point=point, paths=paths, n_eff=n_eff,
-        specs=dict(ev.specs), leaderboard=board, training=ts.df, member_points=member_points, notes=notes,
+        specs=dict(ev.specs), leaderboard=board, training=nc.extended if nc else ts.df, member_points=member_points,
+        notes=notes,
     )
 
 

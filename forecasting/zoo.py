@@ -119,6 +119,9 @@ ZOO: dict[str, Candidate] = {
                   lambda **kw: AutoETS(model="ZZZ", **kw), _season),
         Candidate("AutoCES", "complex exponential smoothing", "member", 5, AutoCES, _season),
         Candidate("AutoARIMA", "ARIMA with small orders, automatic", "member", 6, AutoARIMA, _arima),
+        # the same AutoETS fitted without a target's nowcast months: the plain "AutoETS on logs" reference
+        Candidate("PlainETS", "AutoETS on logs without the nowcast (plain reference)", "reference", 4,
+                  lambda **kw: AutoETS(model="ZZZ", **kw), _season),
     ]
 }
 

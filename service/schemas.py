@@ -265,6 +265,9 @@ class DataStatusResponse(BaseModel):
     bridged_for_fitting: list[date] = Field(description="missing periods filled for fitting only (never shown)")
     vintages: str = Field(description="'true': values as first printed and revised; 'latest': latest only")
     source: str
+    nowcast: list[date] = Field(default_factory=list,
+                                description="periods nowcast from a faster-published indicator (forecasts)")
+    nowcast_indicator: str | None = Field(default=None, description="the indicator behind the nowcast")
 
 
 class ForecastPointResponse(BaseModel):
