@@ -270,7 +270,59 @@ def scenario_cmd(
         console.print(t)
 
 
+def track_record_cmd(
+    series: Annotated[str, typer.Argument(help="a target id")] = "wsts_worldwide_sales",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="evaluate on data published by this date")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+) -> None:
+    """What chipcast would have said each 1 June and 1 December (true vintages), and what then happened."""
+    from forecasting.evaluation import evaluate_target
+    from forecasting.targets import get_target
+    from forecasting.track_record import REFERENCE_MODELS, summary, track_dates, track_record
+    from forecasting.tracking import get_tracking_settings
+    from forecasting.zoo import COMBINATION
+    from pipelines.panel import load_panel
+
+    if fmt not in ("table", "json", "csv"):
+        raise _fail("--format must be table, json or csv")
+    when = _date(as_of, "--as-of") or date.today()
+    settings = get_tracking_settings()
+    try:
+        cfg = get_target(series)
+        with console.status(f"evaluating {series} at every origin and at each 1 June / 1 December"), \
+                make_engine("local") as runner:
+            panel = load_panel(data_dir=settings.data_dir, store=LocalStore(settings.store_dir), vintages=True)
+            ev = evaluate_target(panel, cfg, when, extra_origins=track_dates(date(2000, 1, 1), when), engine=runner)
+            record = track_record(ev, models=(COMBINATION, *REFERENCE_MODELS))
+    except USER_ERRORS as exc:
+        raise _fail(str(exc)) from None
+    if fmt == "csv":
+        typer.echo(record.write_csv(), nl=False)
+        return
+    if fmt == "json":
+        typer.echo(json.dumps({"series_id": series, "rows": record.to_dicts(),
+                               "summary": summary(record).to_dicts()}, default=str, indent=2))
+        return
+    t = Table(title=f"{series}: what chipcast said (Combination) vs what happened, % growth")
+    for c in ("said on", "data to", "year", "forecast", "80% interval", "first print", "latest", "error pp", "in 80%"):
+        t.add_column(c)
+    for r in record.filter(pl.col("model") == COMBINATION).iter_rows(named=True):
+        t.add_row(str(r["origin"]), str(r["last_observation"])[:7], str(r["year"]), f"{r['forecast_growth_pct']:+.1f}",
+                  f"{r['growth_lo_80']:+.1f} .. {r['growth_hi_80']:+.1f}", _fmt(r["actual_growth_first_pct"], "+.1f"),
+                  _fmt(r["actual_growth_latest_pct"], "+.1f"), _fmt(r["error_pp"], "+.1f"),
+                  "-" if r["hit_80"] is None else ("yes" if r["hit_80"] else "no"))
+    console.print(t)
+    s = Table(title="summary (scored on growth as known today)")
+    for c in ("question", "model", "origins", "years", "MAE pp", "bias pp", "80% hit", "95% hit"):
+        s.add_column(c)
+    for r in summary(record).iter_rows(named=True):
+        s.add_row(r["question"], r["model"], str(r["origins"]), f"{r['first_year']}-{r['last_year']}",
+                  f"{r['mae_pp']:.2f}", f"{r['bias_pp']:+.2f}", f"{r['hit_80']:.2f}", f"{r['hit_95']:.2f}")
+    console.print(s)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("track-record")(track_record_cmd)
     app.command("scenario")(scenario_cmd)
     app.command("train")(train_cmd)
     app.command("backtest")(backtest_cmd)

@@ -112,6 +112,11 @@ TARGETS: dict[str, TargetConfig] = {
 }
 
 
+#: series whose track record (what was said each 1 June and 1 December vs what happened) is stored with the
+#: model; every other target gets one on demand with `chipcast track-record SERIES`
+TRACK_RECORD: tuple[str, ...] = ("wsts_worldwide_sales",)
+
+
 def get_target(series_id: str) -> TargetConfig:
     """The target for a catalog id; unknown ids raise the catalog's error, non-targets say what is."""
     get_spec(series_id)

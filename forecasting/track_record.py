@@ -25,6 +25,8 @@ from forecasting.zoo import COMBINATION
 from pipelines.features import annual_totals
 from pipelines.panel import as_of
 
+#: plain references whose track record is stored beside the method's (AutoETS on logs, the naive pair)
+REFERENCE_MODELS: tuple[str, ...] = ("PlainETS", "AutoETS", "Naive", "SeasonalNaive")
 #: the fixed days of the year the track record is computed at
 TRACK_DAYS: tuple[tuple[int, int], ...] = ((6, 1), (12, 1))
 LEVELS: tuple[int, ...] = (80, 95)
@@ -98,6 +100,10 @@ def track_record(ev: Evaluation, origins: Sequence[date] | None = None,
     if origins is not None:
         extra = extra.filter(pl.col("origin").is_in(list(origins)))
     actual = {r["year"]: r for r in actual_growth(ev).iter_rows(named=True)}
+    # "AutoETS on logs" is PlainETS where the target has a nowcast (AutoETS then continues from it)
+    models = [m for m in models if m == COMBINATION or m in ev.specs]
+    if "PlainETS" in models and "AutoETS" in models:
+        models.remove("AutoETS")
     rows = []
     for r in extra.sort("origin").iter_rows(named=True):
         oid, when = int(r["origin_id"]), r["origin"]
@@ -127,13 +133,25 @@ def track_record(ev: Evaluation, origins: Sequence[date] | None = None,
     return pl.DataFrame(rows, schema=SCHEMA)
 
 
+#: the headline questions: next-year growth asked each 1 December, current-year growth asked each 1 June
+QUESTIONS: dict[str, tuple[str, int]] = {"next-year growth, asked 1 December": ("next", 12),
+                                         "current-year growth, asked 1 June": ("current", 6)}
+
+
 def summary(record: pl.DataFrame) -> pl.DataFrame:
-    """Per model and horizon (current/next): origins scored, MAE in pp, bias, interval hit rates."""
+    """Per question and model: origins scored, MAE and bias in pp, interval hit rates, first and last year."""
     scored = record.filter(pl.col("error_pp").is_not_null())
-    return (
-        scored.group_by("model", "horizon")
-        .agg(pl.len().alias("origins"), pl.col("error_pp").abs().mean().alias("mae_pp"),
-             pl.col("error_pp").mean().alias("bias_pp"), pl.col("hit_80").mean().alias("hit_80"),
-             pl.col("hit_95").mean().alias("hit_95"))
-        .sort("horizon", "mae_pp")
-    )
+    frames = []
+    for question, (horizon, month) in QUESTIONS.items():
+        part = scored.filter(pl.col("horizon") == horizon, pl.col("origin").dt.month() == month)
+        frames.append(
+            part.group_by("model")
+            .agg(pl.len().alias("origins"), pl.col("year").min().alias("first_year"),
+                 pl.col("year").max().alias("last_year"), pl.col("error_pp").abs().mean().alias("mae_pp"),
+                 pl.col("error_pp").mean().alias("bias_pp"), pl.col("hit_80").mean().alias("hit_80"),
+                 pl.col("hit_95").mean().alias("hit_95"))
+            .with_columns(pl.lit(question).alias("question"))
+        )
+    out = pl.concat(frames) if frames else pl.DataFrame()
+    return out.select("question", "model", "origins", "first_year", "last_year", "mae_pp", "bias_pp", "hit_80",
+                      "hit_95").sort("question", "mae_pp")

@@ -27,7 +27,8 @@ from forecasting.evaluation import (
 )
 from forecasting.hbm import CAPEX_DRIVER, HBM_ID, attach_hbm
 from forecasting.result import DataStatus, Member, MethodInfo
-from forecasting.targets import TARGETS, get_target
+from forecasting.targets import TARGETS, TRACK_RECORD, get_target
+from forecasting.track_record import REFERENCE_MODELS, track_dates, track_record
 from forecasting.zoo import COMBINATION, ZOO
 from pipelines.panel import as_of, load_panel, summarise
 from pipelines.store import LocalStore
@@ -156,19 +157,23 @@ def train(
     models: dict[str, SeriesModel] = {}
     evaluations: dict[str, Evaluation] = {}
     skipped: dict[str, str] = {}
+    records = []
     for sid in ids:
         if progress:
             progress(sid)
+        extra = track_dates(date(2000, 1, 1), when) if sid in TRACK_RECORD else []
         try:
-            ev = evaluate_target(panel, TARGETS[sid], when, engine=engine)
+            ev = evaluate_target(panel, TARGETS[sid], when, extra_origins=extra, engine=engine)
         except NotEnoughDataError as exc:
             skipped[sid] = str(exc)
             continue
         evaluations[sid] = ev
         models[sid] = series_model(ev, panel, when)
+        if extra:
+            records.append(track_record(ev, models=(COMBINATION, *REFERENCE_MODELS)))
     known = as_of(panel, when)
     meta = ForecasterMeta(trained_at=now_iso(), data_hash=panel_hash(known), as_of=when.isoformat())
-    forecaster = Forecaster(models, meta)
+    forecaster = Forecaster(models, meta, track_record=pl.concat(records) if records else None)
     if CAPEX_DRIVER in models:
         why = attach_hbm(forecaster, known, data_dir)
         if why:

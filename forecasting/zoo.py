@@ -102,9 +102,9 @@ def _season(ctx: FitContext) -> dict[str, Any]:
 
 def _arima(ctx: FitContext) -> dict[str, Any]:
     # small orders and the CSS approximation keep ~150 rolling origins per series affordable on 2 cores;
-    # the combination, not ARIMA alone, is what is served
+    # at most one difference: on logs, a second one extrapolates an acceleration of growth forever
     return {"season_length": ctx.season_length, "max_p": 2, "max_q": 2, "max_P": 1, "max_Q": 1,
-            "approximation": True}
+            "max_d": 1, "approximation": True}
 
 
 ZOO: dict[str, Candidate] = {
@@ -115,8 +115,9 @@ ZOO: dict[str, Candidate] = {
         Candidate("RWD", "random walk with drift (on logs: constant growth)", "reference", 2,
                   RandomWalkWithDrift, _no_params),
         Candidate("AutoTheta", "Theta method, automatic variant", "member", 3, AutoTheta, _season),
-        Candidate("AutoETS", "exponential smoothing state space, automatic", "member", 4,
-                  lambda **kw: AutoETS(model="ZZZ", **kw), _season),
+        # trends are damped (Gardner & McKenzie): on logs an undamped trend compounds a boom forever
+        Candidate("AutoETS", "exponential smoothing state space, automatic, damped trend", "member", 4,
+                  lambda **kw: AutoETS(model="ZZZ", damped=True, **kw), _season),
         Candidate("AutoCES", "complex exponential smoothing", "member", 5, AutoCES, _season),
         Candidate("AutoARIMA", "ARIMA with small orders, automatic", "member", 6, AutoARIMA, _arima),
         # the same AutoETS fitted without a target's nowcast months: the plain "AutoETS on logs" reference

@@ -33,6 +33,7 @@ from service.schemas import (
     BacktestResponse,
     ForecastResponse,
     HistoryResponse,
+    IntervalBand,
     JobResponse,
     LeaderboardRowResponse,
     ModelledSeriesResponse,
@@ -44,6 +45,9 @@ from service.schemas import (
     SeriesListResponse,
     SeriesResponse,
     ServingModel,
+    TrackRecordResponse,
+    TrackRecordRow,
+    TrackRecordSummary,
 )
 from service.state import Serving
 
@@ -285,6 +289,46 @@ def _clean(v: Any) -> Any:
 def models_response(loaded: LoadedModel | None, registered: list[dict[str, object]]) -> ModelsResponse:
     return ModelsResponse(serving=serving_model(loaded) if loaded else None,
                           models=[ModelVersionResponse.model_validate(m) for m in registered])
+
+
+# ------------------------------------------------------------------------------------------ track record
+
+
+def track_record_frame(loaded: LoadedModel, series_id: str) -> pl.DataFrame:
+    record = loaded.forecaster.track_record
+    have = sorted(record["series_id"].unique().to_list()) if record.height else []
+    if series_id not in have:
+        raise ApiError(404, "no_track_record",
+                       f"model version {loaded.version} stores no track record for '{series_id[:100]}'; it has one "
+                       f"for: {', '.join(have) or 'no series'} (any target: `chipcast track-record SERIES`)",
+                       {"valid_ids": have})
+    return record.filter(pl.col("series_id") == series_id)
+
+
+def track_record_response(loaded: LoadedModel, series_id: str) -> TrackRecordResponse:
+    from forecasting.track_record import summary
+
+    frame = track_record_frame(loaded, series_id)
+    rows = []
+    for r in frame.iter_rows(named=True):
+        rows.append(TrackRecordRow(
+            origin=r["origin"], last_observation=r["last_observation"], year=r["year"], horizon=r["horizon"],
+            model=r["model"], forecast_growth_pct=round_pct(r["forecast_growth_pct"]),
+            growth_intervals=[IntervalBand(level=lv, lo=round_pct(r[f"growth_lo_{lv}"]),
+                                           hi=round_pct(r[f"growth_hi_{lv}"])) for lv in (80, 95)],
+            forecast_value=round_value(r["forecast_value"]),
+            actual_growth_first_pct=round_pct(r["actual_growth_first_pct"]),
+            actual_growth_latest_pct=round_pct(r["actual_growth_latest_pct"]),
+            actual_first_published=r["actual_first_published"], error_pp=round_pct(r["error_pp"]),
+            hit_80=r["hit_80"], hit_95=r["hit_95"],
+        ))
+    summ = [TrackRecordSummary.model_validate({k: (round(v, 3) if isinstance(v, float) else v) for k, v in s.items()})
+            for s in summary(frame).iter_rows(named=True)]
+    return TrackRecordResponse(series_id=series_id, model=serving_model(loaded), rows=rows, summary=summ)
+
+
+def track_record_csv(loaded: LoadedModel, series_id: str) -> bytes:
+    return track_record_frame(loaded, series_id).drop("series_id").write_csv(float_precision=3).encode("utf-8")
 
 
 # ------------------------------------------------------------------------------------------ admin

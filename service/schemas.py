@@ -361,6 +361,48 @@ class BacktestResponse(BaseModel):
     leaderboard: list[LeaderboardRowResponse]
 
 
+# ------------------------------------------------------------------------------------------ track record
+
+
+class TrackRecordRow(BaseModel):
+    origin: date = Field(description="the day the forecast would have been made (1 June or 1 December)")
+    last_observation: date = Field(description="newest period published by then")
+    year: int
+    horizon: Literal["current", "next"]
+    model: str
+    forecast_growth_pct: float | None
+    growth_intervals: list[IntervalBand]
+    forecast_value: float | None
+    actual_growth_first_pct: float | None = Field(description="growth as first announced (null: not yet)")
+    actual_growth_latest_pct: float | None = Field(description="growth as known today (null: not yet)")
+    actual_first_published: date | None
+    error_pp: float | None = Field(description="forecast minus actual (latest), percentage points")
+    hit_80: bool | None
+    hit_95: bool | None
+
+
+class TrackRecordSummary(BaseModel):
+    question: str
+    model: str
+    origins: int
+    first_year: int
+    last_year: int
+    mae_pp: float | None
+    bias_pp: float | None
+    hit_80: float | None
+    hit_95: float | None
+
+
+class TrackRecordResponse(BaseModel):
+    """What chipcast would have said at each 1 June and 1 December, with data as known then, beside what
+    happened: the method and the plain references, so the comparison is in the same table."""
+
+    series_id: str
+    model: ServingModel
+    rows: list[TrackRecordRow]
+    summary: list[TrackRecordSummary]
+
+
 # ------------------------------------------------------------------------------------------ models
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.routes import admin, backtests, forecasts, models, scenarios, series
+from service.routes import admin, backtests, forecasts, models, scenarios, series, track_record
 
 api_router = APIRouter(prefix="/v1")
-for _module in (series, forecasts, backtests, models, scenarios, admin):
+for _module in (series, forecasts, backtests, track_record, models, scenarios, admin):
     api_router.include_router(_module.router)
 
 __all__ = ["api_router"]
