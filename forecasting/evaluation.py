@@ -53,9 +53,6 @@ SHRINKAGE = 0.5
 MIN_PATHS = 5
 #: sample paths drawn from the combination's mixture
 N_SAMPLES = 1000
-#: bounds of the volatility rescaling of a past error: widths follow the regime, but one volatile year
-#: cannot multiply the whole error history
-VOL_RATIO_BOUNDS: tuple[float, float] = (0.5, 2.0)
 #: a member whose forecast exceeds this multiple of the largest published value gets no weight
 PLAUSIBLE_MULTIPLE = 5.0
 
@@ -91,7 +88,6 @@ class Evaluation:
     #: per origin id, the nowcast the members continue from (targets with an indicator only)
     nowcasts: dict[int, Nowcast] = field(repr=False, default_factory=dict)
     _errors: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = field(repr=False, default_factory=dict)
-    _vol: dict[int, float] = field(repr=False, default_factory=dict)
 
     # -------------------------------------------------------------------------------- lookups
     def origin_row(self, origin_id: int) -> dict[str, object]:
@@ -118,16 +114,6 @@ class Evaluation:
         )
 
     # -------------------------------------------------------------------------------- error paths
-    def volatility(self, origin_id: int) -> float:
-        """Typical one-period change of the working-scale series over the last two years before an origin."""
-        hit = self._vol.get(origin_id)
-        if hit is None:
-            y = self.training[origin_id].working(self.log)["y"].to_numpy()
-            d = np.diff(y)[-2 * self.cfg.frequency.periods_per_year - 1:]
-            hit = float(d.std()) if d.size > 1 and d.std() > 0 else 1.0
-            self._vol[origin_id] = hit
-        return hit
-
     def raw_errors(self, origin_id: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per model: (past origin ids, error matrix n_past x max_h with NaN where not yet known).
 
@@ -158,32 +144,35 @@ class Evaluation:
         return out
 
     def error_paths(self, origin_id: int, model: str) -> np.ndarray:
-        """Completed, volatility-scaled error paths (n x max_h, working scale) of one model at an origin.
+        return self.keyed_error_paths(origin_id, model)[1]
 
-        Each earlier origin's errors are multiplied by the volatility of the series before *this* origin
-        over the volatility before *that* one (bounded to ``VOL_RATIO_BOUNDS``), so intervals widen when the
-        series turns volatile (the 2024-2026 upswing) and narrow again in calm years.
-        """
+    def keyed_error_paths(self, origin_id: int, model: str) -> tuple[list[date], np.ndarray]:
+        """Completed error paths (n x max_h, working scale) of one model at an origin, keyed by the cutoff
+        of the past origin each came from."""
         got = self.raw_errors(origin_id).get(model)
         if got is None:
-            return np.empty((0, self.cfg.max_h))
+            return [], np.empty((0, self.cfg.max_h))
         ids, mat = got
-        now = self.volatility(origin_id)
-        ratio = np.clip(now / np.array([self.volatility(int(i)) for i in ids]), *VOL_RATIO_BOUNDS)
-        mat = mat * ratio[:, None]
-        return complete_paths(mat, seed=_seed(self.series_id, origin_id))
+        known = ~np.isnan(mat[:, 0])
+        cutoffs = [self.origin_row(int(i))["cutoff"] for i, k in zip(ids, known, strict=True) if k]
+        return cutoffs, complete_paths(mat, seed=_seed(self.series_id, origin_id))  # type: ignore[return-value]
 
     def point(self, origin_id: int, model: str) -> np.ndarray:
         """Working-scale point path of ``model`` at an origin."""
         return (self.forecasts.filter(pl.col("origin_id") == origin_id, pl.col("model") == model)
                 .sort("h")["yhat"].to_numpy())
 
-    def sample_paths(self, origin_id: int, model: str = COMBINATION) -> tuple[np.ndarray, np.ndarray, int, str]:
+    def sample_paths(self, origin_id: int, model: str = COMBINATION,
+                     cutoffs: Sequence[date] | None = None) -> tuple[np.ndarray, np.ndarray, int, str]:
         """(point path, sample paths, distinct error paths, how) on the series' own scale at an origin.
 
         A single model's paths are its point plus its own error paths. The combination's paths are the
         *mixture* of its members' paths, drawn in proportion to the combination weights, so disagreement
         between members widens the bands instead of averaging away.
+
+        ``cutoffs`` (one date per sample) makes sample ``i`` use an error path from the past origin with that
+        cutoff where this series has one: series sampled with the same dates share their history of
+        surprises, which is how several series' paths are drawn jointly (``forecasting.reconcile``).
         """
         if model != COMBINATION:
             pt = self.point(origin_id, model)
@@ -201,14 +190,19 @@ class Evaluation:
         if n_eff < MIN_PATHS:
             return self._fallback(origin_id, pt, n_eff)
         rng = np.random.default_rng(_seed(self.series_id, origin_id) + 1)
-        pick = rng.choice(len(members), size=N_SAMPLES, p=weights / weights.sum())
-        paths = np.empty((N_SAMPLES, self.cfg.max_h))
+        n = N_SAMPLES if cutoffs is None else len(cutoffs)
+        pick = rng.choice(len(members), size=n, p=weights / weights.sum())
+        paths = np.empty((n, self.cfg.max_h))
         for k, m in enumerate(members):
             idx = np.flatnonzero(pick == k)
-            errs = per[m]
-            paths[idx] = self.point(origin_id, m)[None, :] + errs[rng.integers(errs.shape[0], size=idx.size)]
-        how = (f"mixture of the members' empirical error paths ({n_eff}+ earlier origins each, "
-               "volatility-scaled), drawn by combination weight")
+            keys, errs = self.keyed_error_paths(origin_id, m)
+            rows = rng.integers(errs.shape[0], size=idx.size)
+            if cutoffs is not None:
+                where = {c: j for j, c in enumerate(keys)}
+                rows = np.array([where.get(cutoffs[i], r) for i, r in zip(idx, rows, strict=True)], dtype=int)
+            paths[idx] = self.point(origin_id, m)[None, :] + errs[rows]
+        how = (f"mixture of the members' empirical error paths ({n_eff}+ earlier origins each), "
+               "drawn by combination weight")
         return self.unwork(pt), self.unwork(paths), n_eff, how
 
     def _fallback(self, origin_id: int, pt: np.ndarray, n_known: int) -> tuple[np.ndarray, np.ndarray, int, str]:
@@ -225,7 +219,7 @@ def _seed(series_id: str, origin_id: int) -> int:
 
 
 def complete_paths(mat: np.ndarray, seed: int) -> np.ndarray:
-    """Fill each path's unknown tail with the later increments of a complete path (seeded choice).
+    """Fill each path's unknown tail with the (centred) later increments of a complete path (seeded choice).
 
     Rows are error paths whose known values form a prefix. Rows with no known value are dropped. Without
     any complete path, tails grow like the square root of the horizon from the last known error.
@@ -243,8 +237,11 @@ def complete_paths(mat: np.ndarray, seed: int) -> np.ndarray:
         k = int(known_len[i])
         last = out[i, k - 1]
         if complete.shape[0]:
-            donor = complete[rng.integers(complete.shape[0])]
-            out[i, k:] = last + donor[k:] - donor[k - 1]
+            # the donors' later increments, centred: the tail adds spread, not the donors' own bias (a path
+            # already wrong in a boom must not also inherit another boom's drift)
+            steps = complete[:, k:] - complete[:, k - 1:k]
+            donor = steps[rng.integers(complete.shape[0])] - steps.mean(axis=0)
+            out[i, k:] = last + donor
         else:
             out[i, k:] = last * np.sqrt(np.arange(k + 1, h + 1) / k)
     return out
@@ -430,14 +427,14 @@ def implausible(ev: Evaluation, origin_id: int, model: str) -> str | None:
     """
     ts = ev.training[origin_id]
     top = float(ts.observed()["y"].abs().max())  # type: ignore[arg-type]
-    pt = ev.unwork(ev.point(origin_id, model)[: ev.cfg.default_h])
+    pt = ev.unwork(ev.point(origin_id, model))
     if pt.size == 0 or not np.isfinite(pt).all():
         return "forecast is not finite"
     if ev.cfg.spec.nonnegative and float(pt.min()) < 0:
         return f"forecast goes negative ({float(pt.min()):,.3g})"
     peak = float(np.abs(pt).max())
     if top > 0 and peak > PLAUSIBLE_MULTIPLE * top:
-        return f"forecast reaches {peak / top:.1f}x the largest published value within {ev.cfg.default_h} periods"
+        return f"forecast reaches {peak / top:.1f}x the largest published value within {ev.cfg.max_h} periods"
     return None
 
 

@@ -26,6 +26,7 @@ from forecasting.evaluation import (
     scored_origins,
 )
 from forecasting.hbm import CAPEX_DRIVER, HBM_ID, attach_hbm
+from forecasting.reconcile import derive_memory_market, derive_temporal, reconcile_capex
 from forecasting.result import DataStatus, Member, MethodInfo
 from forecasting.targets import TARGETS, TRACK_RECORD, get_target
 from forecasting.track_record import REFERENCE_MODELS, track_dates, track_record
@@ -172,6 +173,10 @@ def train(
         if extra:
             records.append(track_record(ev, models=(COMBINATION, *REFERENCE_MODELS)))
     known = as_of(panel, when)
+    for why in (reconcile_capex(models, evaluations), derive_memory_market(models, evaluations, known)):
+        if why and len(ids) == len(TARGETS):
+            skipped["coherence"] = why
+    derive_temporal(models)
     meta = ForecasterMeta(trained_at=now_iso(), data_hash=panel_hash(known), as_of=when.isoformat())
     forecaster = Forecaster(models, meta, track_record=pl.concat(records) if records else None)
     if CAPEX_DRIVER in models:

@@ -76,15 +76,18 @@ def test_weights_are_a_convex_combination_of_the_members(synthetic: pl.DataFrame
     assert first["weight"].n_unique() == 1  # nothing known yet: equal weights
 
 
-def test_complete_paths_keeps_known_prefixes_and_borrows_later_increments() -> None:
+def test_complete_paths_keeps_known_prefixes_and_borrows_centred_later_increments() -> None:
     mat = np.array([[0.1, 0.2, 0.3, 0.4],      # complete
+                    [0.0, 0.3, 0.1, 0.6],      # complete
                     [0.05, np.nan, np.nan, np.nan],
                     [np.nan, np.nan, np.nan, np.nan]])  # nothing known: dropped
     out = complete_paths(mat, seed=1)
-    assert out.shape == (2, 4)
-    np.testing.assert_array_equal(out[0], mat[0])
-    assert out[1, 0] == 0.05
-    np.testing.assert_allclose(out[1, 1:] - out[1, 0], mat[0, 1:] - mat[0, 0])
+    assert out.shape == (3, 4)
+    np.testing.assert_array_equal(out[:2], mat[:2])
+    assert out[2, 0] == 0.05
+    steps = mat[:2, 1:] - mat[:2, :1]
+    tail = out[2, 1:] - out[2, 0]
+    assert any(np.allclose(tail, s - steps.mean(axis=0)) for s in steps)
 
 
 def test_interval_bounds_widen_with_few_paths() -> None:

@@ -1,0 +1,243 @@
+"""One coherent set of numbers: parts never exceed totals, annual numbers come from the monthly model, and
+the memory market moves with the memory makers.
+
+* **Hyperscaler capex** is a hierarchy: five companies, the four without Amazon, all five. The aggregates
+  are *defined* as sums of the parts (``sum_of_parts``: only quarters where every part reported), and
+  their own histories are years shorter than the parts'. So the served aggregates are **bottom-up**: per
+  sample path, the sum of the parts' published values and forecast paths. The parts' paths are drawn
+  jointly (sample ``i`` of every company uses its error path from the same past origin), so the total keeps
+  the companies' common surprises instead of averaging them away. Parts can never exceed a total.
+  ``bench/accuracy.py`` scores this against the aggregates' own base forecasts on the same origins.
+* **Calendar-year WSTS sales** (``wsts_total_sales_annual``) are derived from the monthly model's paths with
+  the catalog's annual rule, so the annual and monthly numbers are the same numbers.
+* **The memory market** (``wsts_memory_sales_annual``) is driven by the memory makers: per path, its growth
+  is the growth of Micron + SK hynix revenue in US$ (jointly sampled), times a random walk in the
+  market-to-makers ratio drawn from that ratio's own history. Market and makers can no longer point in
+  opposite directions.
+
+Each derived or reconciled series keeps its own backtest leaderboard (of its base models) for reference,
+and says in its method what is served instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from forecasting.artifact import SeriesModel
+from forecasting.evaluation import N_SAMPLES, Evaluation
+from forecasting.zoo import COMBINATION
+from pipelines.catalog import get_spec
+from pipelines.features import annual_totals
+from pipelines.fx import to_usd
+
+CAPEX_PARTS: tuple[str, ...] = ("capex_microsoft", "capex_alphabet", "capex_amazon", "capex_meta", "capex_oracle")
+CAPEX_TOTALS: dict[str, tuple[str, ...]] = {
+    "capex_hyperscalers_total": CAPEX_PARTS,
+    "capex_hyperscalers_ex_amazon": tuple(p for p in CAPEX_PARTS if p != "capex_amazon"),
+}
+#: annual series served from a monthly model of the same quantity
+TEMPORAL: dict[str, str] = {"wsts_total_sales_annual": "wsts_worldwide_sales"}
+MEMORY_MARKET = "wsts_memory_sales_annual"
+MEMORY_MAKERS: tuple[str, ...] = ("micron_revenue", "skhynix_revenue")
+
+
+def _seed(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
+
+
+def joint_cutoffs(evals: Sequence[Evaluation], n: int = N_SAMPLES, seed: int = 0) -> list[date]:
+    """Past origin cutoffs shared by every evaluation's serving origin, ``n`` draws (seeded)."""
+    sets = []
+    for ev in evals:
+        oid = ev.serving_id
+        when = ev.origin_row(oid)["origin"]
+        past = ev.origins.filter((pl.col("kind") == "rolling") & (pl.col("origin") < when))["cutoff"].to_list()
+        sets.append(set(past))
+    common = sorted(set.intersection(*sets)) if sets else []
+    if not common:
+        return []
+    rng = np.random.default_rng(seed)
+    return [common[i] for i in rng.integers(len(common), size=n)]
+
+
+def _joint_paths(models: dict[str, SeriesModel], evals: dict[str, Evaluation], ids: Sequence[str],
+                 label: str) -> None:
+    """Redraw the served paths of ``ids`` jointly (same past origin per sample); points are unchanged."""
+    cutoffs = joint_cutoffs([evals[s] for s in ids], seed=_seed(label))
+    if not cutoffs:
+        return
+    for sid in ids:
+        ev = evals[sid]
+        _, paths, _, _ = ev.sample_paths(ev.serving_id, COMBINATION, cutoffs)
+        models[sid].paths = paths
+
+
+def _values_at(sm: SeriesModel, dates: Sequence[date]) -> tuple[np.ndarray, np.ndarray]:
+    """(point, paths) of a part at ``dates``: published values where it has them, its forecast otherwise."""
+    hist = dict(sm.history.select("ds", "y").iter_rows())
+    n = sm.paths.shape[0]
+    point = np.empty(len(dates))
+    paths = np.empty((n, len(dates)))
+    for j, d in enumerate(dates):
+        if d < sm.start:
+            if d not in hist:
+                raise ValueError(f"{sm.series_id} has no published value for {d}")
+            point[j], paths[:, j] = hist[d], hist[d]
+        else:
+            i = sm.frequency.periods_between(sm.start, d)
+            point[j], paths[:, j] = sm.point[i], sm.paths[:, i]
+    return point, paths
+
+
+def reconcile_capex(models: dict[str, SeriesModel], evals: dict[str, Evaluation]) -> str | None:
+    """Serve the capex aggregates bottom-up from jointly drawn parts; returns why not, if it cannot."""
+    missing = [s for s in (*CAPEX_PARTS, *CAPEX_TOTALS) if s not in models or s not in evals]
+    if missing:
+        return f"capex not reconciled: {', '.join(missing)} not trained in this run"
+    _joint_paths(models, evals, CAPEX_PARTS, "capex")
+    for total, parts in CAPEX_TOTALS.items():
+        sm = models[total]
+        dates = sm.dates()
+        point = np.zeros(len(dates))
+        paths = np.zeros((N_SAMPLES, len(dates)))
+        for p in parts:
+            pp, ps = _values_at(models[p], dates)
+            point += pp
+            paths += ps
+        # the point is the sum of the parts' points (coherent); the paths keep the joint spread around it
+        median = np.median(paths, axis=0)
+        paths = paths * np.where(median > 0, point / median, 1.0)[None, :]
+        method = replace(sm.method, name="BottomUp",
+                         description=(f"sum of {', '.join(parts)} (each a {COMBINATION}), published values where a "
+                                      "company has reported; paths drawn jointly so common surprises add up"),
+                         intervals=("percentiles of the sum of jointly drawn part paths, centred on the sum of the "
+                                    "parts' points"))
+        models[total] = replace(sm, kind="reconciled", point=point, paths=paths, method=method,
+                                n_eff=min(models[p].n_eff for p in parts),
+                                notes=[*sm.notes, "bottom-up: parts never exceed the total; its own backtest "
+                                                  "(leaderboard) is kept for reference"])
+    return None
+
+
+def derive_temporal(models: dict[str, SeriesModel]) -> list[str]:
+    """Annual series served from their monthly model's paths (same numbers by construction)."""
+    notes = []
+    for annual, monthly in TEMPORAL.items():
+        if annual not in models or monthly not in models:
+            continue
+        src, base = models[monthly], models[annual]
+        years = sorted({d.year for d in src.dates()})
+        rows = src.outlook(years=len(years))
+        got = [r.year for r in rows]
+        if not got:
+            continue
+        totals = _annual_paths(src, got)
+        hist = annual_totals(src.history, src.spec).select(pl.date(pl.col("year"), 1, 1).alias("ds"), "y")
+        method = replace(src.method, name="Temporal",
+                         description=(f"calendar-year totals of the {monthly} forecast ({src.method.name}), "
+                                      "by the catalog rule, on every sample path: the annual and monthly numbers "
+                                      "are the same numbers"))
+        models[annual] = replace(base, kind="derived", method=method, data=src.data, history=hist,
+                                 start=date(got[0], 1, 1), point=np.array([r.value for r in rows]), paths=totals,
+                                 n_eff=src.n_eff,
+                                 notes=[f"derived from {monthly}: totals use 3 x the Mar/Jun/Sep/Dec 3-month "
+                                        "averages, within 0.6% of SIA's announced annual totals"])
+        notes.append(annual)
+    return notes
+
+
+def _annual_paths(sm: SeriesModel, years: Sequence[int]) -> np.ndarray:
+    n = sm.paths.shape[0]
+    dates = sm.dates()
+    hist = sm.history.filter(pl.col("ds").dt.year().is_in(list(years))).select("ds", "y")
+    sample = pl.DataFrame({"sample_id": np.repeat(np.arange(n), len(dates)), "ds": dates * n,
+                           "y": sm.paths.reshape(-1)}, schema={"sample_id": pl.Int64, "ds": pl.Date, "y": pl.Float64})
+    hist_s = hist.join(pl.DataFrame({"sample_id": np.arange(n)}, schema={"sample_id": pl.Int64}), how="cross")
+    tot = annual_totals(pl.concat([hist_s.select("sample_id", "ds", "y"), sample]), sm.spec, by=("sample_id",))
+    tot = tot.filter(pl.col("year").is_in(list(years)))
+    wide = tot.pivot(on="year", index="sample_id", values="y").sort("sample_id")
+    return wide.select([str(y) for y in years]).to_numpy()
+
+
+def _usd_annual(sm: SeriesModel, panel: pl.DataFrame, years: Sequence[int]) -> tuple[np.ndarray, pl.DataFrame]:
+    """Per-sample calendar-year totals in US$ (paths converted period by period), and published US$ years."""
+    if sm.spec.currency == "USD" or sm.spec.currency is None:
+        paths, hist = sm.paths, sm.history
+    else:
+        fc = pl.DataFrame({"ds": sm.dates(), "y": np.ones(sm.max_h)})
+        rates, _ = to_usd(fc, sm.spec, panel)  # US$ per unit of local amount, period by period
+        factor = rates["y"].to_numpy()
+        paths = sm.paths * factor[None, :]
+        hist, _ = to_usd(sm.history, sm.spec, panel)
+        hist = hist.select("ds", "y")
+    conv = copy.copy(sm)
+    conv.paths, conv.history = paths, hist
+    return _annual_paths(conv, years), annual_totals(hist.drop_nulls(), sm.spec)
+
+
+def derive_memory_market(models: dict[str, SeriesModel], evals: dict[str, Evaluation],
+                         panel: pl.DataFrame) -> str | None:
+    """The memory market's growth per path = the makers' US$ revenue growth x a ratio random walk."""
+    need = [MEMORY_MARKET, *MEMORY_MAKERS]
+    if any(s not in models for s in need) or any(s not in evals for s in MEMORY_MAKERS):
+        return f"memory market not tied to its makers: {', '.join(s for s in need if s not in models)} not trained"
+    _joint_paths(models, evals, MEMORY_MAKERS, "memory")
+    market = models[MEMORY_MARKET]
+    years = [market.start.year + i for i in range(market.max_h)]
+    per = []
+    for sid in MEMORY_MAKERS:
+        sm = models[sid]
+        complete = [r.year for r in sm.outlook(years=len({d.year for d in sm.dates()}))]
+        per.append((sid, sm, complete))
+    common = sorted(set.intersection(*(set(c) for _, _, c in per)) & set(years))
+    usable = [y for y in common if y >= market.start.year]
+    if not usable:
+        return "memory makers' forecasts complete no year the market forecast needs"
+    makers_paths = np.zeros((N_SAMPLES, len(usable)))
+    makers_point = np.zeros(len(usable))
+    hist_frames = []
+    for sid, sm, _ in per:
+        paths, hist = _usd_annual(sm, panel, usable)
+        makers_paths += paths
+        point_only = copy.copy(sm)
+        point_only.paths = sm.point[None, :]
+        makers_point += _usd_annual(point_only, panel, usable)[0][0]
+        hist_frames.append(hist.select("year", pl.col("y").alias(sid)))
+    hist_makers = hist_frames[0]
+    for f in hist_frames[1:]:
+        hist_makers = hist_makers.join(f, on="year", how="inner")
+    hist_sum = {int(r[0]): float(sum(r[1:])) for r in hist_makers.iter_rows()}
+    mkt = {d.year: float(v) for d, v in market.history.select("ds", "y").iter_rows()}
+    ratios = {y: mkt[y] / hist_sum[y] for y in sorted(set(mkt) & set(hist_sum)) if hist_sum[y] > 0}
+    prev_year = usable[0] - 1
+    if prev_year not in ratios or prev_year not in hist_sum or len(ratios) < 4:
+        return "too few years with both the memory market and its makers published to tie them"
+    r = np.array([ratios[y] for y in sorted(ratios)])
+    steps = np.diff(np.log(r))
+    rng = np.random.default_rng(_seed("memory-ratio"))
+    walk = np.cumsum(rng.choice(steps - steps.mean(), size=(N_SAMPLES, len(usable))), axis=1)
+    ratio_paths = ratios[prev_year] * np.exp(walk)
+    paths = ratio_paths * makers_paths
+    # the point moves with the makers' points (last ratio); the paths keep their joint spread around it
+    point = ratios[prev_year] * makers_point
+    median = np.median(paths, axis=0)
+    paths = paths * np.where(median > 0, point / median, 1.0)[None, :]
+    spec = get_spec(MEMORY_MARKET)
+    method = replace(market.method, name="MakersDriven",
+                     description=("memory market = (Micron + SK hynix revenue in US$, their forecast paths drawn "
+                                  "jointly) x the market-to-makers ratio, a random walk from its "
+                                  f"{len(ratios)}-year history (last {ratios[prev_year]:.2f})"),
+                     intervals="percentiles of makers' revenue paths x ratio paths")
+    models[MEMORY_MARKET] = replace(
+        market, kind="derived", method=method, start=date(usable[0], 1, 1), point=point, paths=paths,
+        n_eff=min(models[s].n_eff for s in MEMORY_MAKERS),
+        notes=[f"{spec.name}: driven by the makers' forecasts so the market and its makers move together; SK "
+               "hynix converted to US$ at monthly average rates (the last published rate for future quarters)"])
+    return None
