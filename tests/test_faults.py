@@ -277,7 +277,7 @@ def test_retrain_killed_midway_leaves_champion_and_data_alone(trained: TrainResu
     s = _registered(trained, tmp_path)
     store = s.store_dir
     store.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "obs.csv").write_text("date,value\n2026-04-01,21000\n")
+    (tmp_path / "obs.csv").write_text("date,value\n2026-04-01,31000\n")
     from pipelines.store import LocalStore, ingest
 
     ingest(LocalStore(store), "capex_meta", tmp_path / "obs.csv", REAL_DATA_DIR, 100_000)
