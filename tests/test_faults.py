@@ -187,7 +187,7 @@ print(len(failed), ",".join(failed))
 
 
 @pytest.mark.slow
-def test_two_servers_reloading_together_against_one_state_dir_never_fail(
+def test_servers_reloading_together_against_one_state_dir_never_fail(
     trained: TrainResult, tmp_path: Path
 ) -> None:
     """Three server processes sharing a state dir (the old fixed-name copy failed ~1 in 5 reloads here)."""
