@@ -443,7 +443,6 @@ def load_model(alias: str = "champion", settings: TrackingSettings | None = None
       (full disk, read-only volume) is logged and never affects the model returned.
     """
     settings = settings or get_tracking_settings()
-    _housekeeping_once(settings)
     try:
         client = _client(settings)
         got = _registered(client, settings, alias)
@@ -455,6 +454,8 @@ def load_model(alias: str = "champion", settings: TrackingSettings | None = None
             raise RegistryUnreachableError(why) from None
         log.warning("%s; serving the local copy of the last champion", why)
         return _from_cache(settings, why)
+    finally:
+        _housekeeping_once(settings)  # after the store was opened once: never two first-time migrations at once
     if got is None:
         raise ModelUnavailableError(f"no model version with alias '{alias}'")
     loaded, model_dir, dst = got
