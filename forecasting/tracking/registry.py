@@ -86,8 +86,15 @@ def describe_error(exc: BaseException) -> str:
 def _client(settings: TrackingSettings) -> MlflowClient:
     apply_client_defaults()
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    before = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
+    # mlflow also exports the URI as MLFLOW_TRACKING_URI, which is the operator's setting (TrackingSettings
+    # reads it): left changed, every TrackingSettings built later in this process would point at this store
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
     return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
 
 
