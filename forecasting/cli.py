@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Annotated
 
@@ -92,9 +92,13 @@ def train_cmd(
         "--dask-address", envvar="CHIPCAST_DASK_ADDRESS",
         help="Dask scheduler for --engine dask, e.g. tcp://10.0.0.5:8786 (default: a 2-worker LocalCluster)")] = None,
 ) -> None:
-    """Evaluate every target, log the run to MLflow and register a `challenger` version."""
+    """Evaluate every target, log the run to MLflow and register a `challenger` version.
+
+    Series not trained here are carried unchanged from the champion. Exits 1 if a series had to be skipped.
+    """
     from forecasting.tracking import get_tracking_settings, log_training
 
+    _recover()
     try:
         with make_engine(engine, address=dask_address) as runner:
             result = _train_with_progress(series, None, runner)
@@ -110,10 +114,39 @@ def train_cmd(
         summary.add_row(sid, sm.method.name, _fmt(sm.method.mase), _fmt(sm.method.baseline_mase),
                         str(sm.method.backtest_origins), str(sm.data.last_observation or "-"))
     console.print(summary)
-    for sid, why in result.skipped.items():
-        console.print(f"[yellow]skipped[/] {sid}: {why}")
+    if run.carried:
+        console.print("carried unchanged from the champion: "
+                      + ", ".join(f"{sid} (v{v})" for sid, v in sorted(run.carried.items())))
     console.print(f"registered {settings.registered_model} version {run.version} as [bold]challenger[/] "
                   f"(run {run.run_id}, tracking {settings.tracking_uri})")
+    if result.skipped:
+        for sid, why in result.skipped.items():
+            err_console.print(f"[bold yellow]skipped[/] {sid}: {why}")
+        err_console.print(f"{len(result.skipped)} series could not be trained (see above); the version carries the "
+                          "champion's model for any of them it served")
+        raise typer.Exit(code=1)
+
+
+def _recover() -> None:
+    """Mark runs of killed processes FAILED and remove their scratch dirs (never stops the command)."""
+    from forecasting.tracking import get_tracking_settings, recover
+
+    try:
+        recover(get_tracking_settings())
+    except Exception as exc:
+        err_console.print(f"[yellow]warning:[/] could not check the tracking store for interrupted runs: "
+                          f"{type(exc).__name__}")
+
+
+def _log_best_effort(what: str, log: Callable[[], str]) -> None:
+    """Log a backtest/forecast run to MLflow; a tracking failure is reported, not fatal."""
+    try:
+        run_id = log()
+    except Exception as exc:
+        err_console.print(f"[yellow]warning:[/] the {what} was not logged to MLflow: {type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:200] if str(exc) else ''}")
+        return
+    err_console.print(f"logged MLflow run {run_id}")
 
 
 def backtest_cmd(
@@ -131,6 +164,9 @@ def backtest_cmd(
             result = _train_with_progress(None if all_ else [series or ""], when, runner)
     except USER_ERRORS as exc:
         raise _fail(str(exc)) from None
+    from forecasting.tracking import log_backtest
+
+    _log_best_effort("backtest", lambda: log_backtest(result))
     boards = {sid: sm.leaderboard for sid, sm in result.forecaster.models.items() if sm.kind == "fitted"}
     if as_json:
         typer.echo(json.dumps({sid: b.to_dicts() for sid, b in boards.items()}, default=str))
@@ -162,9 +198,13 @@ def forecast_cmd(
         res = result.forecaster.result(series, horizon, levels)
     except USER_ERRORS as exc:
         raise _fail(str(exc)) from None
+    # staleness is judged on the day the forecast is made: the as-of date, or today
+    body = to_dict(res, today=when or date.today())
+    from forecasting.tracking import log_forecast
+
+    _log_best_effort("forecast", lambda: log_forecast(result, series, body, horizon))
     if fmt == "json":
-        # staleness is judged on the day the forecast is made: the as-of date, or today
-        typer.echo(json.dumps(to_dict(res, today=when or date.today()), indent=2))
+        typer.echo(json.dumps(body, indent=2))
         return
     print_result(res)
 

@@ -41,9 +41,11 @@ def describe_load_error(exc: Exception) -> str:
     """A message safe to return to an admin: the registry's own error text, else only the error type.
 
     Arbitrary exceptions can carry tracking URIs with credentials in them; only our own
-    ``ModelUnavailableError`` is known to be written for humans.
+    ``ModelUnavailableError`` (and its subclass ``RegistryUnreachableError``) is written for humans, with
+    credentials removed (``forecasting.tracking.registry.redact``). The full detail of any other error is
+    logged by the tracking code where it happens.
     """
-    if type(exc).__name__ == "ModelUnavailableError":
+    if any(c.__name__ == "ModelUnavailableError" for c in type(exc).__mro__):
         return str(exc).splitlines()[0][:500] if str(exc) else "no champion model available"
     return f"{type(exc).__name__} while loading the champion (details in the server log)"
 

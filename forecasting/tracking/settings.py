@@ -40,7 +40,13 @@ class TrackingSettings(DataSettings):
 
     @property
     def champion_cache(self) -> Path:
+        """Directory of local champion copies (see ``forecasting.tracking.cache``); may be its own volume."""
         return self.state_dir / "champion_cache"
+
+    @property
+    def scratch_root(self) -> Path:
+        """Where tracking code makes its temporary directories (``chipcast-<kind>-<pid>-*``)."""
+        return self.state_dir / "tmp"
 
 
 @lru_cache

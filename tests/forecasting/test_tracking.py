@@ -1,106 +1,140 @@
-"""MLflow: log, register, promote by alias, load back; embedded store and a real tracking server."""
+"""MLflow: log, register, promote by alias, load back; runs follow MLflow's conventions; a real server."""
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
+from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from forecasting.serving import LoadedModel
+from forecasting.result import to_dict
 from forecasting.tracking import (
     TrackingSettings,
-    compare_on_same_windows,
+    get_tracking_settings,
     list_models,
     load_model,
     load_pyfunc,
     log_training,
     promote,
 )
-from forecasting.train import TrainResult, train
+from forecasting.tracking.flavor import predict_requests
+from forecasting.train import TrainResult, panel_hash
+from forecasting.zoo import COMBINATION
+from pipelines.catalog import CATALOG
+from pipelines.panel import as_of
 from service.cli import app
-from tests.conftest import REAL_DATA_DIR
 from tests.service.e2e_helpers import mlflow_server
-
-TARGETS_SMALL = ["capex_meta", "wsts_memory_sales_annual"]
-
-
-@pytest.fixture(scope="module")
-def trained() -> TrainResult:
-    return train(TARGETS_SMALL, data_dir=REAL_DATA_DIR)
 
 
 def _settings(tmp_path: Path, uri: str | None = None) -> TrackingSettings:
     return TrackingSettings(state_dir=tmp_path / "state", models_dir=tmp_path / "models", mlflow_tracking_uri=uri)
 
 
-def test_train_register_promote_and_load_back_identically(trained: TrainResult, tmp_path: Path) -> None:
+def _same_results(a: TrainResult, b_fc: object) -> None:
+    for sid in a.forecaster.models:
+        for h in (1, 2, None):
+            assert to_dict(a.forecaster.result(sid, h)) == to_dict(b_fc.result(sid, h))  # type: ignore[attr-defined]
+
+
+def test_train_register_promote_and_load_back_identically(small_train: TrainResult, tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    run = log_training(trained, settings)
-    assert run.version == "1"
+    run = log_training(small_train, settings)
+    assert run.version == "1" and run.carried == {} and run.trained == sorted(small_train.forecaster.models)
     assert (tmp_path / "state" / "mlflow.db").exists()
     assert any((tmp_path / "models").iterdir())  # artifacts in the local model store
     res = promote(settings=settings)
-    assert res.promoted and res.challenger == "1"
+    assert res.promoted and res.challenger == "1" and res.reason == "no champion yet"
     versions = list_models(settings)
     assert versions[0]["aliases"] == ["challenger", "champion"]
+    assert versions[0]["as_of"] == small_train.when.isoformat()
     assert any(k.endswith(".h4.mase") for k in versions[0]["metrics"])
 
+    t0 = time.perf_counter()
     loaded = load_model("champion", settings)
+    assert time.perf_counter() - t0 < 5  # parquet + JSON, nothing fitted
     assert loaded.version == "1" and loaded.source == "registry"
-    assert set(loaded.leaderboards) == set(TARGETS_SMALL)
-    for sid in TARGETS_SMALL:
-        for h in (1, 2):
-            assert_frame_equal(trained.forecaster.forecast(sid, h), loaded.forecaster.forecast(sid, h))
+    _same_results(small_train, loaded.forecaster)
 
     pyfunc = load_pyfunc("champion", settings)
-    out = pyfunc.predict(pd.DataFrame({"unique_id": ["capex_meta"], "h": [3], "level": ["80,95"]}))
-    mem = trained.forecaster.forecast("capex_meta", 3)
-    champ = trained.forecaster.models["capex_meta"].champion
-    assert out["forecast"].tolist() == mem[champ].to_list()
-    assert out["forecast-lo-95"].tolist() == mem[f"{champ}-lo-95"].to_list()
-    with pytest.raises(Exception, match="missing inputs"):
+    req = pd.DataFrame({"unique_id": ["capex_meta"], "h": [3], "level": ["80,95"]})
+    out = pyfunc.predict(req)
+    assert out.to_dict("records") == predict_requests(small_train.forecaster, req).to_dict("records")
+    with pytest.raises(Exception, match="unique_id"):
         pyfunc.predict(pd.DataFrame({"series": ["capex_meta"]}))
 
 
+def test_loading_never_fits(small_train: TrainResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _settings(tmp_path)
+    log_training(small_train, settings)
+    promote(settings=settings)
+    from statsforecast import StatsForecast
+
+    def refuse(*a: object, **k: object) -> None:
+        raise AssertionError("a model was fitted while loading")
+
+    for name in ("fit", "forecast", "predict", "cross_validation"):
+        monkeypatch.setattr(StatsForecast, name, refuse)
+    _same_results(small_train, load_model("champion", settings).forecaster)
+    assert len(load_pyfunc("champion", settings).predict(pd.DataFrame({"unique_id": ["capex_meta"]}))) == 8
+
+
+def test_train_run_follows_mlflow_conventions(small_train: TrainResult, tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    run = log_training(small_train, settings)
+    client = MlflowClient(settings.tracking_uri)
+    parent = client.get_run(run.run_id)
+    assert parent.info.run_name == f"train {small_train.when.isoformat()} 2 series"
+    # the panel actually used, as an mlflow.data input whose digest is its data hash
+    (inp,) = parent.inputs.dataset_inputs
+    known = as_of(small_train.panel, small_train.when)
+    assert inp.dataset.digest == panel_hash(known) == small_train.forecaster.meta.data_hash
+    assert parent.data.params["data_hash"] == inp.dataset.digest
+    assert [t.value for t in inp.tags if t.key == "mlflow.data.context"] == ["training"]
+    # one nested child run per target, with every model's scores (not only the served one)
+    children = client.search_runs([run.experiment_id], f"tags.mlflow.parentRunId = '{run.run_id}'")
+    assert sorted(c.info.run_name for c in children) == sorted(small_train.evaluations)
+    for child in children:
+        sid = child.info.run_name
+        board = small_train.forecaster.models[sid].leaderboard
+        assert child.data.tags["chipcast.kind"] == "target" and child.data.params["series_id"] == sid
+        if sid == "wsts_memory_sales_annual":
+            assert board.height == 0  # too few annual origins for a leaderboard: nothing to log
+            continue
+        models = set(board["model"].to_list())
+        assert {"Naive", "SeasonalNaive", "AutoETS", COMBINATION} <= models
+        for m in models:
+            for h in board.filter(pl.col("model") == m)["horizon"].to_list():
+                assert f"{m}.h{h}.mase" in child.data.metrics
+    # version tags and description
+    mv = client.get_model_version(settings.registered_model, run.version)
+    assert mv.tags["targets"] == "capex_meta,wsts_memory_sales_annual"
+    assert mv.tags["data_hash"] == inp.dataset.digest and mv.tags["as_of"] == small_train.when.isoformat()
+    assert mv.tags["method.capex_meta"] == COMBINATION
+    assert mv.tags["provenance.capex_meta"].startswith(f"v1 run {run.run_id}")
+    assert "AutoTheta" in (mv.description or "") and inp.dataset.digest in (mv.description or "")
+
+
 def test_second_identical_training_is_promoted_as_equal_and_champion_moves(
-    trained: TrainResult, tmp_path: Path
+    small_train: TrainResult, tmp_path: Path
 ) -> None:
     settings = _settings(tmp_path)
-    log_training(trained, settings)
+    log_training(small_train, settings)
     promote(settings=settings)
-    log_training(trained, settings)
-    res = promote(settings=settings)
+    log_training(small_train, settings)
+    res = promote(settings=settings, panel=small_train.panel)
     assert res.promoted and res.champion_before == "1" and res.challenger == "2"
-    assert res.challenger_mase == pytest.approx(res.champion_mase)  # same windows, same choices
+    assert res.mase_ratio == pytest.approx(1.0)  # the same method on the same data
     assert load_model("champion", settings).version == "2"
 
 
-def test_worse_challenger_is_not_promoted_unless_forced(trained: TrainResult) -> None:
-    """Same windows: the old champion's choice is scored on the challenger's leaderboard."""
-    fc = trained.forecaster
-    boards = {sid: bt.leaderboard for sid, bt in trained.backtests.items()}
-    challenger = LoadedModel(fc, "2", "r2", "challenger", boards)
-    # an 'old champion' that chose Naive for every series
-    import copy
-
-    old_fc = copy.copy(fc)
-    old_fc.models = {sid: copy.copy(sm) for sid, sm in fc.models.items()}
-    for sm in old_fc.models.values():
-        sm.champion = "Naive"
-    old = LoadedModel(old_fc, "1", "r1", "champion", boards)
-    a, b, n = compare_on_same_windows(challenger, old)
-    assert n == 2 and a < b  # the challenger's champions beat Naive on these windows
-    a2, b2, _ = compare_on_same_windows(old, challenger)
-    assert a2 > b2
-
-
-def test_cli_train_then_promote(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_cli_train_promote_and_backtest_are_logged(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["train", "--series", "wsts_memory_sales_annual"])
     assert r.exit_code == 0, r.output
     assert "challenger" in r.output
@@ -109,46 +143,50 @@ def test_cli_train_then_promote(tmp_path: Path) -> None:
     assert "promoted" in r.output
     r = CliRunner().invoke(app, ["train", "--series", "nope"])
     assert r.exit_code == 2 and "unknown series 'nope'" in r.output
+    r = CliRunner().invoke(app, ["backtest", "wsts_memory_sales_annual"])
+    assert r.exit_code == 0, r.output
+    s = get_tracking_settings()
+    client = MlflowClient(s.tracking_uri)
+    exp = client.get_experiment_by_name(s.experiment)
+    names = {x.info.run_name for x in client.search_runs([exp.experiment_id])}
+    today = date.today().isoformat()
+    assert {f"train {today} 1 series", f"backtest {today} 1 series", "promote v1 over v-: promoted"} <= names
 
 
 @pytest.mark.slow
-def test_real_mlflow_server_on_loopback(trained: TrainResult, tmp_path: Path) -> None:
+def test_real_mlflow_server_on_loopback(small_train: TrainResult, tmp_path: Path) -> None:
     with mlflow_server(tmp_path) as uri:
         settings = _settings(tmp_path, uri)
-        run = log_training(trained, settings)
+        run = log_training(small_train, settings)
         assert promote(settings=settings).promoted
         loaded = load_model("champion", settings)
         assert loaded.version == run.version and loaded.source == "registry"
-        assert_frame_equal(trained.forecaster.forecast("capex_meta", 2), loaded.forecaster.forecast("capex_meta", 2))
+        _same_results(small_train, loaded.forecaster)
         # artifacts went through the server, not to the local store
         assert any((tmp_path / "server-artifacts").rglob("manifest.json"))
         assert not (tmp_path / "models").exists()
 
 
 @pytest.mark.slow
-def test_forecast_as_of_uses_only_data_published_by_then(
+def test_forecast_as_of_uses_only_data_published_by_then_and_is_logged(
     tmp_path: Path, data_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`chipcast forecast ... --as-of 2019-11-30`: same output when everything published later is scrambled."""
-    args = ["forecast", "wsts_worldwide_sales", "--horizon", "18", "--as-of", "2019-11-30", "--format", "json"]
+    args = ["forecast", "capex_meta", "--horizon", "6", "--as-of", "2019-11-30", "--format", "json"]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     first = json.loads(r.stdout[r.stdout.index("{"):])
-    assert first["last_published"] <= "2019-11-30"
-    assert first["last_observation"] == "2019-09-01"
-    assert len(first["forecast"]) == 18 and first["forecast"][0]["ds"] == "2019-10-01"
-    years = {o["year"]: o for o in first["outlook"]}
-    assert 2020 in years and years[2020]["forecast_periods"] == 4 and years[2020]["lo-95"] < years[2020]["hi-95"]
+    assert first["data"]["last_published"] <= "2019-11-30" and first["data"]["as_of"] == "2019-11-30"
+    assert first["data"]["last_observation"] == "2019-07-01"
+    assert len(first["points"]) == 6 and first["points"][0]["ds"] == "2019-10-01"
 
-    # scramble every WSTS value after Sep-2019 in a copy of the snapshot, then run again on it
-    p = data_copy / "raw/market/wsts_monthly_sales_worldwide.csv"
-    df = pl.read_csv(p, infer_schema=False)
-    df = df.with_columns(
-        pl.when(pl.col("date") > "2019-09-01").then(pl.lit("99.99")).otherwise(pl.col("value")).alias("value")
-    )
-    df.write_csv(p)
+    # scramble every capex_meta figure after 2019Q3 in a copy of the snapshot, then run again on it
+    for rel in CATALOG["capex_meta"].files:
+        p = data_copy / rel
+        df = pl.read_csv(p, infer_schema=False)
+        df.with_columns(pl.when(pl.col("date") > "2019-07-01").then(pl.lit("12345.0")).otherwise(pl.col("value"))
+                        .alias("value")).write_csv(p)
     monkeypatch.setenv("CHIPCAST_DATA_DIR", str(data_copy))
-    from forecasting.tracking import get_tracking_settings
     from pipelines.config import get_data_settings
 
     get_data_settings.cache_clear()
@@ -156,6 +194,9 @@ def test_forecast_as_of_uses_only_data_published_by_then(
     r2 = CliRunner().invoke(app, args)
     assert r2.exit_code == 0, r2.output
     second = json.loads(r2.stdout[r2.stdout.index("{"):])
-    assert second["forecast"] == first["forecast"]
-    assert second["outlook"] == first["outlook"]
-    assert date.fromisoformat(second["data_vintage"]) <= date(2019, 11, 30)
+    assert second["points"] == first["points"] and second["outlook"] == first["outlook"]
+    s = get_tracking_settings()
+    client = MlflowClient(s.tracking_uri)
+    exp = client.get_experiment_by_name(s.experiment)
+    runs = client.search_runs([exp.experiment_id], "attributes.run_name = 'forecast capex_meta as of 2019-11-30'")
+    assert len(runs) == 2 and runs[0].data.params["horizon"] == "6"

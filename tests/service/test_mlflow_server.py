@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from forecasting.result import to_dict
 from forecasting.tracking import TrackingSettings, list_models, load_model, log_training, promote
 from forecasting.train import train
+from service.config import Settings
 from service.main import create_app
 from tests.conftest import REAL_DATA_DIR
-from tests.service.conftest import settings_for
 from tests.service.e2e_helpers import mlflow_server
 
 TARGETS_SMALL = ["capex_meta", "wsts_memory_sales_annual"]
@@ -29,7 +30,7 @@ def test_service_serves_champion_registered_on_real_mlflow_server(tmp_path: Path
         assert res.promoted and res.challenger == run.version
 
         app = create_app(
-            settings_for(),
+            Settings(rate_limit_per_minute=10_000),
             model_loader=lambda: load_model("champion", settings),
             models_lister=lambda: list_models(settings),
             retrainer=lambda: None,
@@ -47,13 +48,10 @@ def test_service_serves_champion_registered_on_real_mlflow_server(tmp_path: Path
             assert fcb["model"]["version"] == run.version
             assert fcb["points"], fcb
             for p in fcb["points"]:
-                for lv in ("80", "95"):
-                    iv = p["intervals"][lv]
-                    assert iv["lo"] <= p["value"] <= iv["hi"], p
-                assert p["intervals"]["95"]["lo"] <= p["intervals"]["80"]["lo"]
-                assert p["intervals"]["80"]["hi"] <= p["intervals"]["95"]["hi"]
-            expected = result.forecaster.forecast("capex_meta", len(fcb["points"]))
-            assert [p["ds"] for p in fcb["points"]] == [d.isoformat() for d in expected["ds"].to_list()]
+                iv = {i["level"]: i for i in p["intervals"]}
+                assert iv[95]["lo"] <= iv[80]["lo"] <= p["value"] <= iv[80]["hi"] <= iv[95]["hi"], p
+            expected = to_dict(result.forecaster.result("capex_meta"))
+            assert fcb["points"] == expected["points"]
 
             models = client.get("/v1/models")
             assert models.status_code == 200, models.text
