@@ -23,7 +23,7 @@ from forecasting.data import NotEnoughDataError
 from forecasting.engine import ENGINES, Engine, EngineError, make_engine
 from forecasting.result import ForecastResult, to_dict
 from forecasting.targets import LEVELS, TARGETS, NotATargetError
-from forecasting.train import TrainResult, train
+from forecasting.train import TrainResult, train, with_coherent_groups
 from pipelines.catalog import UnknownSeriesError, get_spec
 from pipelines.store import LocalStore
 
@@ -100,8 +100,11 @@ def train_cmd(
 
     _recover()
     try:
+        wanted = with_coherent_groups(series)
+        if series and wanted and set(wanted) != set(series):
+            console.print("training with the series served coherently with them: " + ", ".join(wanted))
         with make_engine(engine, address=dask_address) as runner:
-            result = _train_with_progress(series, None, runner)
+            result = _train_with_progress(wanted, None, runner)
     except USER_ERRORS as exc:
         raise _fail(str(exc)) from None
     settings = get_tracking_settings()

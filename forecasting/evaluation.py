@@ -199,7 +199,8 @@ class Evaluation:
             rows = rng.integers(errs.shape[0], size=idx.size)
             if cutoffs is not None:
                 where = {c: j for j, c in enumerate(keys)}
-                rows = np.array([where.get(cutoffs[i], r) for i, r in zip(idx, rows, strict=True)], dtype=int)
+                rows = np.array([where.get(cutoffs[int(i)], int(r)) for i, r in zip(idx, rows, strict=True)],
+                                dtype=np.int64)
             paths[idx] = self.point(origin_id, m)[None, :] + errs[rows]
         how = (f"mixture of the members' empirical error paths ({n_eff}+ earlier origins each), "
                "drawn by combination weight")

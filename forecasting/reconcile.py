@@ -46,6 +46,12 @@ CAPEX_TOTALS: dict[str, tuple[str, ...]] = {
 TEMPORAL: dict[str, str] = {"wsts_total_sales_annual": "wsts_worldwide_sales"}
 MEMORY_MARKET = "wsts_memory_sales_annual"
 MEMORY_MAKERS: tuple[str, ...] = ("micron_revenue", "skhynix_revenue")
+#: series that are only ever trained together (forecasting.train.target_ids)
+COHERENT_GROUPS: tuple[tuple[str, ...], ...] = (
+    (*CAPEX_PARTS, *CAPEX_TOTALS),
+    (MEMORY_MARKET, *MEMORY_MAKERS),
+    *((annual, monthly) for annual, monthly in TEMPORAL.items()),
+)
 
 
 def _seed(name: str) -> int:
@@ -58,6 +64,7 @@ def joint_cutoffs(evals: Sequence[Evaluation], n: int = N_SAMPLES, seed: int = 0
     for ev in evals:
         oid = ev.serving_id
         when = ev.origin_row(oid)["origin"]
+        assert isinstance(when, date)
         past = ev.origins.filter((pl.col("kind") == "rolling") & (pl.col("origin") < when))["cutoff"].to_list()
         sets.append(set(past))
     common = sorted(set.intersection(*sets)) if sets else []

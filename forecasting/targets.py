@@ -42,6 +42,8 @@ class TargetConfig:
     members: tuple[str, ...] = MEMBERS
     #: a faster-published monthly indicator the members' history is nowcast with (forecasting.nowcast)
     nowcast: str | None = None
+    #: score the plain references beside the members (off only to re-run a stored method alone)
+    include_references: bool = True
 
     @property
     def spec(self) -> SeriesSpec:
@@ -71,6 +73,8 @@ class TargetConfig:
     @property
     def references(self) -> tuple[str, ...]:
         """Plain references, fitted on the published history only (with a nowcast: plain AutoETS too)."""
+        if not self.include_references:
+            return ()
         return (*REFERENCES, "PlainETS") if self.nowcast else REFERENCES
 
     @property

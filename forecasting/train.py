@@ -26,7 +26,7 @@ from forecasting.evaluation import (
     scored_origins,
 )
 from forecasting.hbm import CAPEX_DRIVER, HBM_ID, attach_hbm
-from forecasting.reconcile import derive_memory_market, derive_temporal, reconcile_capex
+from forecasting.reconcile import COHERENT_GROUPS, derive_memory_market, derive_temporal, reconcile_capex
 from forecasting.result import DataStatus, Member, MethodInfo
 from forecasting.targets import TARGETS, TRACK_RECORD, get_target
 from forecasting.track_record import REFERENCE_MODELS, track_dates, track_record
@@ -46,10 +46,27 @@ class TrainResult:
 
 
 def target_ids(series: Iterable[str] | None) -> list[str]:
-    """The targets to train, in catalog order; unknown or non-target ids raise a clear error."""
+    """The targets to train, in ``TARGETS`` order; unknown or non-target ids raise a clear error."""
     if not series:
         return list(TARGETS)
-    return [get_target(s).series_id for s in dict.fromkeys(series)]
+    wanted = {get_target(s).series_id for s in series}
+    return [s for s in TARGETS if s in wanted]
+
+
+def with_coherent_groups(series: Iterable[str] | None) -> list[str] | None:
+    """``series`` plus every series served coherently with one of them (None: everything).
+
+    A model meant for registration trains these together: one capex company brings the whole capex
+    hierarchy, a memory maker the memory group, monthly WSTS its annual total. A partial retrain merged
+    into the champion can then never carry a total built from a part it no longer serves.
+    """
+    if not series:
+        return None
+    wanted = set(target_ids(series))
+    for group in COHERENT_GROUPS:
+        if wanted & set(group):
+            wanted |= set(group)
+    return [s for s in TARGETS if s in wanted]
 
 
 def panel_hash(panel: pl.DataFrame) -> str:

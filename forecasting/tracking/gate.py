@@ -104,7 +104,7 @@ class GateReport:
 
 def method_config(cfg: TargetConfig, sm: SeriesModel) -> TargetConfig:
     """The target's evaluation settings with exactly the stored method's members (no references)."""
-    return replace(cfg, members=tuple(m.name for m in sm.method.members), references=())
+    return replace(cfg, members=tuple(m.name for m in sm.method.members), include_references=False)
 
 
 def method_mismatch(ev: Evaluation, sm: SeriesModel) -> str | None:
