@@ -19,14 +19,17 @@ Modes (each a pair of servers):
 
 * ``open``: anonymous reads with the rate limit lifted (100,000,000/min), so every answer is a 200;
 * ``keyed``: reads require a key, the limiter on at its default 600/min per key with a bucket of 5,000, and
-  wrk rotating 256 keys (a Lua script), which keeps every key under its limit (non-2xx must stay 0).
+  wrk rotating 256 keys (a Lua script), which keeps every key under its limit (non-2xx must stay 0);
+* ``routed`` (not run by default): as ``open``, but every GET carries ``Content-Length: 0``, which chipcast's
+  cached-read path leaves to the full stack (routing, dependencies, response cache): what a read that is not
+  answered from remembered bytes costs.
 
 Each round runs ``wrk -t1 -c16 -d5s --latency`` against both servers of a mode, alternating which goes first,
 after one warm-up run each. Printed: req/s, p50/p99 latency and non-2xx counts per server per round, the
 load average, the per-round ratio chipcast/bare and the medians.
 
     .venv/bin/python bench/serve.py                      # 5 rounds, both modes
-    .venv/bin/python bench/serve.py --rounds 7 --modes open --duration 10
+    .venv/bin/python bench/serve.py --rounds 7 --modes open routed --duration 10
 """
 
 from __future__ import annotations
@@ -116,6 +119,10 @@ async def healthz() -> Response:
 
 uvicorn.run(app, host="127.0.0.1", port=port, workers=1, loop="uvloop", http="httptools", log_level="warning",
             access_log=False)
+"""
+
+EMPTY_BODY_LUA = """
+wrk.headers["Content-Length"] = "0"
 """
 
 ROTATE_KEYS_LUA = """
@@ -229,7 +236,7 @@ def run_wrk(url: str, args: argparse.Namespace, duration: float, script: Path | 
 
 
 def mode_settings(mode: str, keys: list[str]) -> dict[str, object]:
-    if mode == "open":
+    if mode in ("open", "routed"):
         return {"read_open": True, "rate_limit_per_minute": 100_000_000, "cors_origins": []}
     return {"read_open": False, "api_keys_read": keys, "rate_limit_per_minute": 600, "rate_limit_burst": 5_000,
             "cors_origins": []}
@@ -243,6 +250,9 @@ def bench_mode(mode: str, args: argparse.Namespace, model_dir: Path, workdir: Pa
         script = workdir / "rotate_keys.lua"
         script.write_text(ROTATE_KEYS_LUA % ", ".join(f'"{k}"' for k in keys))
         headers = {"X-API-Key": keys[0]}
+    elif mode == "routed":
+        script = workdir / "empty_body.lua"
+        script.write_text(EMPTY_BODY_LUA)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         proc, chipcast = start(CHIPCAST_APP, str(model_dir), json.dumps(mode_settings(mode, keys)), workdir=workdir)
@@ -292,7 +302,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--modes", nargs="+", choices=["open", "keyed"], default=["open", "keyed"])
+    ap.add_argument("--modes", nargs="+", choices=["open", "keyed", "routed"], default=["open", "keyed"])
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk (make bench does this)")

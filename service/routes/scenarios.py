@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Response
 
 from service import hbm
 from service.deps import ModelDep, ReadAccess, RuntimeDep
@@ -35,18 +35,19 @@ parameters); memory = the champion's baseline x (scenario capex / baseline capex
 estimated on YoY growth and kept >= 0. So more capex never lowers a target.
 
 Results are computed on demand (about a second) and cached per model version and scenario, so repeating a
-request is instant. Responses are never HTTP-cached (`Cache-Control: no-store`).
+request is instant. When the server is already busy with other computations it answers 503 with
+`Retry-After` instead of queueing without bound. Responses are never HTTP-cached (`Cache-Control: no-store`).
 """
 
 
 @router.post(
     "",
     response_model=ScenarioResponse,
-    responses=errors(400, *READ_ERRORS, 422, 503),
+    responses=errors(400, *READ_ERRORS, 413, 422, 503),
     summary="Memory and HBM forecasts under a capex scenario, beside the baseline",
     description=DESCRIPTION,
 )
-def scenarios(
+async def scenarios(
     body: Annotated[
         ScenarioRequest,
         Body(openapi_examples={
@@ -68,7 +69,9 @@ def scenarios(
     ],
     model: ModelDep,
     runtime: RuntimeDep,
-) -> ScenarioResponse:
-    # a sync route: FastAPI runs it in the threadpool, so the Monte Carlo never blocks the event loop
-    spec = hbm.scenario_spec(model, body)
-    return runtime.scenarios.get_or_compute(hbm.scenario_key(model, spec), lambda: hbm.scenario_response(model, spec))
+) -> Response:
+    spec = hbm.scenario_spec(model, body)  # validation only: a bad request answers 422 before any work
+    # the Monte Carlo runs once per scenario on the compute executor (503 when it is full), never on the loop
+    result = await runtime.scenarios.fetch(
+        hbm.scenario_key(model, spec), lambda: hbm.scenario_response(model, spec).model_dump_json().encode())
+    return Response(result, media_type="application/json")
