@@ -6,7 +6,7 @@ other two; `pipelines` and `forecasting` each expose their own typer apps.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -50,10 +50,12 @@ def serve(
     """
     from service.main import run
 
-    given = {"max_body_bytes": max_body_bytes, "max_header_bytes": max_header_bytes, "max_url_bytes": max_url_bytes,
-             "header_timeout": header_timeout, "body_timeout": body_timeout,
-             "keep_alive_timeout": keep_alive_timeout, "max_connections": max_connections,
-             "compute_workers": compute_workers, "compute_queue": compute_queue, "trusted_proxies": trusted_proxy}
+    given: dict[str, Any] = {
+        "max_body_bytes": max_body_bytes, "max_header_bytes": max_header_bytes, "max_url_bytes": max_url_bytes,
+        "header_timeout": header_timeout, "body_timeout": body_timeout, "keep_alive_timeout": keep_alive_timeout,
+        "max_connections": max_connections, "compute_workers": compute_workers, "compute_queue": compute_queue,
+        "trusted_proxies": trusted_proxy,
+    }
     try:
         settings = Settings(**{name: value for name, value in given.items() if value is not None})
     except ValidationError as exc:

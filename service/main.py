@@ -85,7 +85,8 @@ class ChipcastApp(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         settings: Settings = self.state.settings
-        app: ASGIApp = FrontDoor(super().build_middleware_stack(), self.state.runtime, settings)
+        front = self.state.front = FrontDoor(super().build_middleware_stack(), self.state.runtime, settings)
+        app: ASGIApp = front
         if settings.cors_origins:
             app = CORSMiddleware(
                 app,

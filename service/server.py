@@ -72,7 +72,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._refused = False
+        self._over_cap = False  # refused at connect: never registered with the server
+        self._refused = False  # answered and closing: read nothing more
         self._in_head = True  # waiting for (the rest of) a request head
         self._head_bytes = 0
         self._heads_completed = 0
@@ -82,7 +83,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # ------------------------------------------------------------------------------------- connection cap
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.limits.max_connections:
-            self._refused = True
+            self._over_cap = self._refused = True
             self.transport = transport
             transport.write(refusal(503, "too_many_connections", "the server has too many open connections",
                                     {"max_connections": self.limits.max_connections}, retry_after=1))
@@ -93,7 +94,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
-        if not self._refused:
+        if not self._over_cap:
             super().connection_lost(exc)
 
     # ------------------------------------------------------------------------------------- head size
