@@ -122,7 +122,7 @@ uvicorn.run(app, host="127.0.0.1", port=port, workers=1, loop="uvloop", http="ht
 """
 
 EMPTY_BODY_LUA = """
-wrk.headers["Content-Length"] = "0"
+wrk.body = ""  -- wrk derives Content-Length from the body: an empty one sends "Content-Length: 0"
 """
 
 ROTATE_KEYS_LUA = """

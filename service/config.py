@@ -81,8 +81,8 @@ class Settings(BaseSettings):
     )
     max_url_bytes: int = Field(default=8 * KIB, ge=256, description="longest request target; longer answers 414")
     header_timeout: float = Field(
-        default=10.0, gt=0, description="seconds a client has to send a complete request head (from connecting or "
-                                        "from the previous response); then 408 and the connection is closed"
+        default=10.0, gt=0, description="seconds a client has to complete a request head, from its first byte "
+                                        "(or from connecting); then 408 and the connection is closed"
     )
     body_timeout: float = Field(
         default=30.0, gt=0, description="seconds a client has to send a whole request body; then 408 and close"

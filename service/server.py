@@ -13,13 +13,13 @@ protocol, because it happens before a request reaches any ASGI code:
   and only what the limit allows is handed to the parser, so a huge header costs at most
   ``max_header_bytes`` (plus, behind pipelined requests, one socket read). httptools alone buffers any
   amount; h11's ``h11_max_incomplete_event_size`` bounds it too but answers 400.
-* **slow request heads**: a client gets ``header_timeout`` seconds, from connecting or from the end of the
-  previous response, to complete a request head; then 408 and close. uvicorn only times out idle keep-alive
-  connections and cancels that timer on the first byte, so a client sending a header line every few seconds
-  was never cut off. Gunicorn does not help here: its ``--timeout`` restarts workers whose event loop
-  stops answering the arbiter, which slow clients never cause (with ``UvicornWorker`` the same uvicorn
-  protocol parses requests, and gunicorn's own ASGI worker also has no head timeout). So chipcast stays on
-  plain uvicorn.
+* **slow request heads**: a request head must be complete ``header_timeout`` seconds after its first byte,
+  and a new connection must have sent one by then; else 408 (or, if it sent nothing, just close). uvicorn
+  only times out idle keep-alive connections and cancels that timer on the first byte, so a client sending
+  a header line every few seconds was never cut off. Gunicorn does not help here: its ``--timeout``
+  restarts workers whose event loop stops answering the arbiter, which slow clients never cause (with
+  ``UvicornWorker`` the same uvicorn protocol parses requests, and gunicorn's own ASGI worker also has no
+  head timeout). So chipcast stays on plain uvicorn.
 * **connection cap**: with ``max_connections`` connections open, a new one is answered 503 with
   ``Retry-After`` and closed at once, so its file descriptor is released immediately. (uvicorn's
   ``limit_concurrency`` answers 503 only once a request arrives and keeps idle connections open, which is
@@ -74,7 +74,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._over_cap = False  # refused at connect: never registered with the server
         self._refused = False  # answered and closing: read nothing more
-        self._in_head = True  # waiting for (the rest of) a request head
+        self._in_head = True  # the next bytes belong to a request head (counted against max_header_bytes)
+        self._head_started = False  # a head's first byte arrived and its end has not
         self._head_bytes = 0
         self._heads_completed = 0
         self._bad_head: tuple[int, bytes] | None = None
@@ -144,11 +145,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def on_message_begin(self) -> None:
-        self._in_head = True
+        self._in_head = self._head_started = True
+        self._arm_head_timer()  # the head has header_timeout from its first byte
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
+        self._in_head = self._head_started = False
         self._head_bytes = 0
         self._heads_completed += 1
         self._cancel_head_timer()
@@ -167,10 +169,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True
 
     # ------------------------------------------------------------------------------------- head timeout
+    # Armed when a connection opens (it must start asking) and at the first byte of each request head; idle
+    # keep-alive connections between requests are uvicorn's (keep_alive_timeout).
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing() and not self.pipeline:
-            self._arm_head_timer()
+        if self._head_started and self._head_timer is None and not self.transport.is_closing():
+            self._arm_head_timer()  # a pipelined head that was still arriving while the response went out
 
     def _arm_head_timer(self) -> None:
         self._cancel_head_timer()
@@ -184,8 +188,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if self.transport.is_closing() or (self.cycle is not None and not self.cycle.response_complete):
-            return
-        if self._in_head and self._head_bytes:
+            return  # a response is on its way; the head behind it is timed again once it has gone
+        if self._head_started:
             self.transport.write(refusal(408, "request_timeout",
                                          f"request head not received within {self.limits.header_timeout:g} s",
                                          {"timeout_seconds": self.limits.header_timeout}))

@@ -109,6 +109,26 @@ def read_response(sock: socket.socket, timeout: float) -> bytes:
     return data
 
 
+def read_one(sock: socket.socket, timeout: float = 5.0) -> bytes:
+    """One complete response (head and Content-Length body) from a keep-alive connection."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 def status_of(response: bytes) -> int | None:
     """The status code of a raw HTTP/1.1 response, or None if there is none."""
     if not response.startswith(b"HTTP/1."):
