@@ -318,9 +318,11 @@ def main() -> None:
         for mode in args.modes:
             medians[mode] = statistics.median(bench_mode(mode, args, model_dir, workdir))
     for mode, med in medians.items():
-        verdict = "OK" if med >= TARGET_RATIO else "BELOW TARGET"
-        print(f"[{mode}] median throughput ratio chipcast/bare over {args.rounds} rounds: {med:.3f} "
-              f"(target >= {TARGET_RATIO}) {verdict}")
+        if mode == "routed":  # the target is for cached reads; this mode measures what bypasses them
+            verdict = "(full stack, no target)"
+        else:
+            verdict = f"(target >= {TARGET_RATIO}) " + ("OK" if med >= TARGET_RATIO else "BELOW TARGET")
+        print(f"[{mode}] median throughput ratio chipcast/bare over {args.rounds} rounds: {med:.3f} {verdict}")
 
 
 if __name__ == "__main__":
