@@ -36,6 +36,7 @@ lint: $(STAMP)
 	$(PY) -m mypy
 
 bench: $(STAMP)
+	command -v wrk >/dev/null || apt-get install -y -qq wrk   # native load generator for bench/serve.py
 	$(PY) bench/train.py
 	$(PY) bench/serve.py
 	$(PY) bench/scale.py

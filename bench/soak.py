@@ -1,7 +1,8 @@
 """Soak test: chipcast under uvicorn on loopback, driven at a fixed request rate for a fixed time.
 
-The server runs in a subprocess (one uvicorn worker, access log off) with a small champion trained on the
-real embedded data, keys and a rate limit set through the usual ``CHIPCAST_*`` environment variables,
+The server runs in a subprocess, served as ``chipcast serve`` serves it (one uvicorn worker, access log off),
+with a small champion trained on the real embedded data, keys and a rate limit set through the usual
+``CHIPCAST_*`` environment variables,
 and a model loader that hands out a new version on every load, so the admin reload in the middle of the
 run really swaps the model (and every ETag changes).
 
@@ -57,14 +58,13 @@ import itertools
 import sys
 from datetime import UTC, datetime
 
-import uvicorn
-
 from forecasting.serving import LoadedModel
 from forecasting.train import train
 from pipelines.config import PROJECT_ROOT
 from pipelines.panel import load_panel
 from service.config import Settings
 from service.main import create_app
+from service.server import serve_app
 
 port, series = int(sys.argv[1]), sys.argv[2].split(",")
 data_dir = PROJECT_ROOT / "data"
@@ -90,10 +90,11 @@ def load_model() -> LoadedModel:
     )
 
 
-# keys, read_open and the rate limit come from CHIPCAST_* in the environment
-app = create_app(Settings(), model_loader=load_model, models_lister=lambda: [], retrainer=lambda: None,
+# keys, read_open, the rate limit and the connection limits come from CHIPCAST_* in the environment
+settings = Settings()
+app = create_app(settings, model_loader=load_model, models_lister=lambda: [], retrainer=lambda: None,
                  panel_loader=lambda: load_panel(data_dir=data_dir))
-uvicorn.run(app, host="127.0.0.1", port=port, workers=1, log_level="warning", access_log=False)
+serve_app(app, settings, "127.0.0.1", port, log_level="warning", access_log=False)  # as `chipcast serve` does
 """
 
 

@@ -16,24 +16,27 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
 from forecasting.serving import LoadedModel
-from service.config import Settings, get_settings
+from service.compute import Compute
+from service.config import Settings
 from service.errors import ApiError
+from service.http_cache import CachedBody
 from service.jobs import JobRegistry
 from service.metrics import ServiceMetrics
-from service.schemas import ScenarioResponse
-from service.security import Principal, RateLimiter, identify, require_admin, require_read
+from service.security import KeyRing, Principal, RateLimiter, require_admin, require_read
 from service.state import ChartCache, ModelHolder, ResultCache, Serving
 
-#: (model version, run id, canonical scenario) -> its response
-ScenarioCache = ResultCache[tuple[str, str, str], ScenarioResponse]
-#: serialized JSON of read responses per (model version, run id, route, params): polling re-serves bytes
-ResponseCache = ResultCache[tuple[str, ...], bytes]
+#: (model version, run id, canonical scenario) -> the serialized response
+ScenarioCache = ResultCache[tuple[str, str, str], bytes]
+#: serialized JSON of read responses (with ETags) per (model version, run id, route, params): polls re-serve bytes
+ResponseCache = ResultCache[tuple[str, ...], CachedBody]
 
 
 @dataclass
 class Runtime:
     holder: ModelHolder
     limiter: RateLimiter
+    keys: KeyRing
+    compute: Compute
     jobs: JobRegistry
     charts: ChartCache
     metrics: ServiceMetrics
@@ -41,6 +44,8 @@ class Runtime:
     retrainer: Callable[[], object]
     scenarios: ScenarioCache
     responses: ResponseCache
+    #: bumped on every model/panel swap; answers remembered under an older generation are never served
+    generation: int = 0
 
 
 # Dependencies are `async def` on purpose: they do no I/O, and a sync dependency costs a threadpool hop per
@@ -50,7 +55,18 @@ async def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+async def app_settings(request: Request) -> Settings:
+    """The settings the app was built with (``create_app(settings)``; by default ``get_settings()``).
+
+    Read from the app rather than injected through ``dependency_overrides``: with any override registered,
+    FastAPI re-inspects every dependency's signature on every request, which cost more than the whole
+    cached read.
+    """
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 api_key_header = APIKeyHeader(
@@ -67,12 +83,11 @@ def _client_ip(request: Request) -> str:
 
 async def get_principal(
     request: Request,
-    settings: SettingsDep,
     runtime: RuntimeDep,
     api_key: Annotated[str | None, Security(api_key_header)] = None,
 ) -> Principal:
     """Identify the caller and charge one token, before any 401, so key guessing is throttled too."""
-    principal = identify(api_key, _client_ip(request), settings)
+    principal = runtime.keys.identify(api_key, _client_ip(request))
     runtime.limiter.check(principal.client_id)
     return principal
 

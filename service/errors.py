@@ -31,11 +31,14 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "validation_error",
     429: "rate_limited",
+    431: "request_header_fields_too_large",
     500: "internal_error",
     503: "unavailable",
 }
@@ -96,7 +99,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     detail = None if isinstance(exc.detail, str) else exc.detail
-    return error_response(exc.status_code, code, message, detail, getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 413:  # the rest of an oversized body is not worth reading: close the connection
+        headers = {**(headers or {}), "Connection": "close"}
+    return error_response(exc.status_code, code, message, detail, headers)
 
 
 async def _unknown_series(request: Request, exc: Exception) -> JSONResponse:

@@ -12,26 +12,29 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import polars as pl
-import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp
 
 from forecasting.serving import LoadedModel
 from pipelines.config import get_data_settings
 from pipelines.panel import load_panel
 from pipelines.store import LocalStore
+from service.compute import Compute
 from service.config import Settings, get_settings
 from service.deps import ResponseCache, Runtime, ScenarioCache
 from service.errors import install_error_handlers
-from service.http_cache import ConditionalGetMiddleware
+from service.front import FrontDoor
+from service.http_cache import CachedBody
 from service.jobs import JobRegistry
-from service.metrics import MetricsMiddleware, ServiceMetrics
+from service.metrics import ServiceMetrics
 from service.routes import api_router, dashboard, health
 from service.routes.dashboard import STATIC_DIR
-from service.security import RateLimiter
-from service.state import ChartCache, ModelHolder, PanelLoader, Serving
+from service.security import KeyRing, RateLimiter
+from service.server import serve_app
+from service.state import ChartCache, ModelHolder, PanelLoader, ResultCache, Serving
 
 DESCRIPTION = """\
 Forecasts of semiconductor supply and demand from real public series, with backtested accuracy and
@@ -72,6 +75,31 @@ def _default_panel_loader() -> pl.DataFrame:
     return load_panel(data_dir=data.data_dir, store=LocalStore(data.store_dir))
 
 
+class ChipcastApp(FastAPI):
+    """FastAPI with chipcast's front door (``service.front``) outside its whole middleware stack.
+
+    The front door has to see every request first (limits before anything reads a body, cached reads
+    without routing) and every response last (ETags, metrics). CORS, when configured, wraps it, so
+    remembered answers never carry another request's CORS headers.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings: Settings = self.state.settings
+        front = self.state.front = FrontDoor(super().build_middleware_stack(), self.state.runtime, settings)
+        app: ASGIApp = front
+        if settings.cors_origins:
+            app = CORSMiddleware(
+                app,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["X-API-Key", "Content-Type", "If-None-Match"],
+                expose_headers=["ETag", "Retry-After"],
+                allow_credentials=False,
+                max_age=600,
+            )
+        return app
+
+
 def create_app(
     settings: Settings | None = None,
     model_loader: Callable[[], LoadedModel] | None = None,
@@ -82,19 +110,25 @@ def create_app(
     """Build the app; the champion is loaded once in the lifespan (a failure leaves it up but not ready)."""
     settings = settings or get_settings()
     metrics = ServiceMetrics()
-    charts = ChartCache()
-    scenarios = ScenarioCache(max_entries=settings.scenario_cache_entries)
-    responses = ResponseCache(max_entries=512)
+    compute = Compute(settings.compute_workers, settings.compute_queue)
+    charts = ChartCache(settings.chart_cache_entries, settings.chart_cache_bytes, executor=compute)
+    scenarios: ScenarioCache = ResultCache(settings.scenario_cache_entries, settings.scenario_cache_bytes,
+                                           executor=compute)
+    responses: ResponseCache = ResultCache(settings.response_cache_entries, settings.response_cache_bytes,
+                                           sizeof=CachedBody.nbytes, executor=compute)
 
     def on_swap(serving: Serving) -> None:
         charts.clear()
         scenarios.clear()
         responses.clear()
+        runtime.generation += 1
         metrics.set_serving(serving)
 
     runtime = Runtime(
         holder=ModelHolder(model_loader or _default_model_loader, panel_loader or _default_panel_loader, on_swap),
         limiter=RateLimiter(settings.rate_limit_per_minute, settings.bucket_size, settings.rate_limit_max_clients),
+        keys=KeyRing(settings),
+        compute=compute,
         jobs=JobRegistry(),
         charts=charts,
         metrics=metrics,
@@ -107,40 +141,30 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(runtime.holder.start)
-        yield
+        try:
+            yield
+        finally:
+            compute.shutdown()
 
-    app = FastAPI(
+    app = ChipcastApp(
         title="chipcast",
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # streamed bodies without a Content-Length are counted here (413); declared ones in the front door
+        max_body_size=settings.max_body_bytes,
     )
     app.state.runtime = runtime
-
-    async def current_settings() -> Settings:
-        return settings
-
-    app.dependency_overrides[get_settings] = current_settings
+    app.state.settings = settings
     install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(health.router)
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(ConditionalGetMiddleware, settings=settings)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["X-API-Key", "Content-Type", "If-None-Match"],
-            expose_headers=["ETag", "Retry-After"],
-            allow_credentials=False,
-            max_age=600,
-        )
     return app
 
 
-def run(host: str, port: int) -> None:
-    """Serve with uvicorn (``chipcast serve``)."""
-    uvicorn.run(create_app(), host=host, port=port)
+def run(host: str, port: int, settings: Settings | None = None) -> None:
+    """Serve with uvicorn and chipcast's connection limits (``chipcast serve``)."""
+    settings = settings or get_settings()
+    serve_app(create_app(settings), settings, host, port)

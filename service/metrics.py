@@ -1,5 +1,7 @@
 """Prometheus metrics: requests and latency per route template, and which model version is serving.
 
+Requests are counted and timed by the front door (``service.front``), the outermost layer of the app.
+
 Each app gets its own registry, so several apps in one process (tests, workers) never collide on
 metric names. Routes are labelled by template (``/v1/forecasts/{series_id}``), never by raw path, so
 label cardinality stays bounded whatever clients request.
@@ -7,7 +9,7 @@ label cardinality stays bounded whatever clients request.
 
 from __future__ import annotations
 
-import time
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,7 +22,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from service.state import Serving
 
@@ -48,6 +50,32 @@ class ServiceMetrics:
             ["version", "run_id", "alias", "source"], registry=self.registry,
         )
         self.model_loaded = Gauge("chipcast_model_loaded", "1 if a champion model is loaded", registry=self.registry)
+        self.cached_reads = Counter(
+            "chipcast_http_cached_reads", "GETs answered from cached response bytes without routing, by route "
+            "template (also counted in chipcast_http_requests)", ["route"], registry=self.registry,
+        )
+        # label children are looked up once per label set, not per request; the label sets are bounded
+        # (route templates x methods x statuses)
+        self._requests: dict[tuple[str, str, int], Any] = {}
+        self._latency: dict[tuple[str, str], Any] = {}
+        self._cached: dict[str, Any] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one request and its latency."""
+        counter = self._requests.get((method, route, status))
+        if counter is None:
+            counter = self._requests[(method, route, status)] = self.requests.labels(method, route, str(status))
+        counter.inc()
+        histogram = self._latency.get((method, route))
+        if histogram is None:
+            histogram = self._latency[(method, route)] = self.latency.labels(method, route)
+        histogram.observe(seconds)
+
+    def cached_read(self, route: str) -> None:
+        child = self._cached.get(route)
+        if child is None:
+            child = self._cached[route] = self.cached_reads.labels(route)
+        child.inc()
 
     def set_serving(self, serving: Serving) -> None:
         self.model_info.clear()
@@ -72,32 +100,3 @@ def route_template(scope: Scope) -> str:
     context = fastapi_scope.get("effective_route_context") if isinstance(fastapi_scope, dict) else None
     path = getattr(context, "path", None) or getattr(scope.get("route"), "path", None)
     return path if isinstance(path, str) and path else UNMATCHED
-
-
-class MetricsMiddleware:
-    """Counts and times every HTTP request; exceptions count as 500 before they propagate."""
-
-    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-        started = time.perf_counter()
-
-        async def record_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            route = route_template(scope)
-            method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)

@@ -1,18 +1,17 @@
 """API keys with read/admin scopes and a per-client token-bucket rate limit.
 
-Keys are compared in constant time (over digests, so a key's length does not leak either) and never
-stored outside the settings object: buckets and logs only ever see a short hash of a key.
+Keys are looked up by SHA-256 digest (see :class:`KeyRing`) and never stored outside the settings object:
+buckets and logs only ever see a short hash of a key.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from service.config import Settings
@@ -27,18 +26,9 @@ def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8")).digest()
 
 
-def key_matches(presented: str, keys: Sequence[str]) -> bool:
-    """True if ``presented`` equals any of ``keys``; every key is compared, so timing says nothing."""
-    p = _digest(presented)
-    found = False
-    for k in keys:
-        found |= hmac.compare_digest(p, _digest(k))
-    return found
-
-
 def key_id(presented: str) -> str:
     """A short, non-reversible name for a key: safe as a bucket id or in a log line."""
-    return "key:" + hashlib.sha256(presented.encode("utf-8")).hexdigest()[:12]
+    return "key:" + _digest(presented).hex()[:12]
 
 
 @dataclass(frozen=True)
@@ -50,18 +40,41 @@ class Principal:
     authenticated: bool
     key_valid: bool = True
 
+    @property
+    def can_read(self) -> bool:
+        return self.key_valid and READ in self.scopes
 
-def identify(presented: str | None, client_ip: str, settings: Settings) -> Principal:
-    """Scopes for the presented key; an unknown key is marked invalid but still gets a rate-limit identity."""
-    if not presented:
-        scopes = frozenset({READ}) if settings.read_open else frozenset()
-        return Principal(f"ip:{client_ip}", scopes, authenticated=False)
-    if key_matches(presented, settings.api_keys_admin):
-        return Principal(key_id(presented), frozenset({READ, ADMIN}), authenticated=True)
-    if key_matches(presented, settings.api_keys_read):
-        return Principal(key_id(presented), frozenset({READ}), authenticated=True)
-    # unknown keys share the caller's IP bucket, so guessing keys is rate limited too
-    return Principal(f"ip:{client_ip}", frozenset(), authenticated=False, key_valid=False)
+
+READ_SCOPES = frozenset({READ})
+ADMIN_SCOPES = frozenset({READ, ADMIN})
+
+
+class KeyRing:
+    """The configured keys, held as SHA-256 digests with their scopes: one hash and one lookup per request.
+
+    A presented key is hashed and its digest looked up, so the time taken depends on the digest, never on how
+    much of a real key was guessed (finding a key from its digest is what SHA-256 makes infeasible), and the
+    cost does not grow with the number of keys. Keys themselves are never kept here.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._scopes: dict[bytes, frozenset[str]] = {_digest(k): READ_SCOPES for k in settings.api_keys_read}
+        self._scopes.update({_digest(k): ADMIN_SCOPES for k in settings.api_keys_admin})
+        self._anonymous = READ_SCOPES if settings.read_open else frozenset()
+
+    def __contains__(self, presented: str) -> bool:
+        return _digest(presented) in self._scopes
+
+    def identify(self, presented: str | None, client_ip: str) -> Principal:
+        """Scopes for the presented key; an unknown key is marked invalid but still gets a rate-limit identity."""
+        if not presented:
+            return Principal(f"ip:{client_ip}", self._anonymous, authenticated=False)
+        digest = _digest(presented)
+        scopes = self._scopes.get(digest)
+        if scopes is None:
+            # unknown keys share the caller's IP bucket, so guessing keys is rate limited too
+            return Principal(f"ip:{client_ip}", frozenset(), authenticated=False, key_valid=False)
+        return Principal("key:" + digest.hex()[:12], scopes, authenticated=True)
 
 
 def require_read(principal: Principal) -> None:
@@ -124,11 +137,11 @@ class RateLimiter:
     def check(self, client_id: str) -> None:
         wait = self.acquire(client_id)
         if wait > 0:
-            retry = max(1, math.ceil(wait))
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"rate limit exceeded; retry in {retry} s",
-                {"retry_after_seconds": retry},
-                headers={"Retry-After": str(retry)},
-            )
+            raise rate_limited(wait)
+
+
+def rate_limited(wait: float) -> ApiError:
+    """The 429 for a client whose next token is ``wait`` seconds away."""
+    retry = max(1, math.ceil(wait))
+    return ApiError(429, "rate_limited", f"rate limit exceeded; retry in {retry} s", {"retry_after_seconds": retry},
+                    headers={"Retry-After": str(retry)})

@@ -6,6 +6,7 @@ middle of a request can never mix two models (or a model with another model's ch
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections import OrderedDict
@@ -15,8 +16,10 @@ from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 import polars as pl
+from starlette.concurrency import run_in_threadpool
 
 from forecasting.serving import LoadedModel
+from service.compute import Compute
 from service.errors import ApiError
 
 log = logging.getLogger("chipcast.service")
@@ -114,53 +117,31 @@ class ModelHolder:
             return self._current
 
 
-class ChartCache:
-    """PNG bytes per (model version, run id, series): a chart is drawn once per model, not per poll."""
-
-    def __init__(self, max_entries: int = 256) -> None:
-        self._items: dict[tuple[str, str, str], bytes] = {}
-        self._lock = threading.Lock()
-        self._render_lock = threading.Lock()
-        self.max_entries = max_entries
-
-    def get_or_render(self, key: tuple[str, str, str], render: Callable[[], bytes]) -> bytes:
-        with self._lock:
-            hit = self._items.get(key)
-        if hit is not None:
-            return hit
-        # matplotlib's pyplot keeps global figure state: draw one chart at a time
-        with self._render_lock:
-            with self._lock:
-                hit = self._items.get(key)
-            if hit is not None:
-                return hit
-            png = render()
-        with self._lock:
-            if len(self._items) >= self.max_entries:
-                self._items.clear()
-            self._items[key] = png
-        return png
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
+def _default_sizeof(value: object) -> int:
+    return len(value) if isinstance(value, bytes | bytearray | memoryview) else 0
 
 
 class ResultCache(Generic[K, V]):
-    """The ``max_entries`` most recently used results by key (scenario runs per model version and request).
+    """The most recently used results by key, bounded by count and by bytes (least recently used go first).
 
-    Computing happens outside the lock, so a slow computation never blocks hits; two concurrent misses on
-    the same key both compute and the second result wins, which is harmless for deterministic results.
+    ``sizeof(value)`` says how many bytes a value holds (default: ``len`` of bytes values, 0 otherwise, so other
+    values are bounded by count only); a value larger than ``max_bytes`` is returned but not kept. Sync callers
+    use :meth:`get_or_compute` (two concurrent misses both compute; the second result wins, harmless for
+    deterministic results). Async callers use :meth:`fetch`, which runs a miss on the compute executor, once:
+    concurrent misses on one key wait for the same computation.
     """
 
-    def __init__(self, max_entries: int = 128) -> None:
+    def __init__(self, max_entries: int = 128, max_bytes: int | None = None,
+                 sizeof: Callable[[V], int] | None = None, executor: Compute | None = None) -> None:
         self._items: OrderedDict[K, V] = OrderedDict()
+        self._sizes: dict[K, int] = {}
+        self._bytes = 0
         self._lock = threading.Lock()
+        self._inflight: dict[K, asyncio.Future[V]] = {}
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._sizeof: Callable[[V], int] = sizeof or _default_sizeof  # type: ignore[assignment]
+        self.executor = executor
 
     def get(self, key: K) -> V | None:
         with self._lock:
@@ -169,22 +150,111 @@ class ResultCache(Generic[K, V]):
                 self._items.move_to_end(key)
             return hit
 
+    def put(self, key: K, value: V) -> None:
+        size = self._sizeof(value)
+        if self.max_bytes is not None and size > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._items:
+                self._bytes -= self._sizes[key]
+            self._items[key] = value
+            self._items.move_to_end(key)
+            self._sizes[key] = size
+            self._bytes += size
+            while len(self._items) > self.max_entries or (self.max_bytes is not None and self._bytes > self.max_bytes):
+                old, _ = self._items.popitem(last=False)
+                self._bytes -= self._sizes.pop(old)
+
     def get_or_compute(self, key: K, compute: Callable[[], V]) -> V:
         hit = self.get(key)
         if hit is not None:
             return hit
         value = compute()
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
+        self.put(key, value)
         return value
+
+    async def fetch(self, key: K, compute: Callable[[], V], on_demand: bool = True, cost: int = 1) -> V:
+        """The cached value, or ``compute()`` run once off the event loop.
+
+        ``on_demand`` work (anything that may fit or simulate) runs on the compute executor, which answers a 503
+        ``ApiError`` when full; other work (reading and summarising data) runs in Starlette's thread pool.
+        """
+        hit = self.get(key)
+        if hit is not None:
+            return hit
+        task = self._inflight.get(key)
+        if task is None:
+            executor = self.executor if on_demand else None
+            task = asyncio.ensure_future(self._produce(key, compute, executor, cost))
+            self._inflight[key] = task
+            task.add_done_callback(lambda t: self._settle(key, t))
+        # shielded: a caller that goes away does not cancel a computation others may be waiting for
+        return await asyncio.shield(task)
+
+    async def _produce(self, key: K, compute: Callable[[], V], executor: Compute | None, cost: int) -> V:
+        value = await executor.run(compute, cost=cost) if executor is not None else await run_in_threadpool(compute)
+        self.put(key, value)
+        return value
+
+    def _settle(self, key: K, task: asyncio.Future[V]) -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here, so an error nobody waited for is not reported as lost
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._sizes.clear()
+            self._bytes = 0
+
+    @property
+    def nbytes(self) -> int:
+        with self._lock:
+            return self._bytes
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
+
+
+class ChartCache:
+    """PNG bytes per (model version, run id, series), LRU-bounded: a chart is drawn once per model, not per poll.
+
+    Drawing runs on the compute executor (admission control, 503 when full) and one chart at a time, because
+    matplotlib's pyplot keeps global figure state. ``get_or_render`` blocks: call it from a worker thread.
+    """
+
+    def __init__(self, max_entries: int = 64, max_bytes: int | None = None, executor: Compute | None = None) -> None:
+        self._items: ResultCache[tuple[str, str, str], bytes] = ResultCache(max_entries, max_bytes)
+        self._render_lock = threading.Lock()
+        self._executor = executor
+
+    @property
+    def max_entries(self) -> int:
+        return self._items.max_entries
+
+    def get_or_render(self, key: tuple[str, str, str], render: Callable[[], bytes]) -> bytes:
+        hit = self._items.get(key)
+        if hit is not None:
+            return hit
+
+        def draw() -> bytes:
+            with self._render_lock:
+                again = self._items.get(key)
+                if again is not None:
+                    return again
+                png = render()
+            self._items.put(key, png)
+            return png
+
+        return self._executor.run_blocking(draw) if self._executor is not None else draw()
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    @property
+    def nbytes(self) -> int:
+        return self._items.nbytes
+
+    def __len__(self) -> int:
+        return len(self._items)

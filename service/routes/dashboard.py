@@ -22,5 +22,5 @@ def _page() -> bytes:
 
 
 @router.get("/dashboard", response_class=HTMLResponse, summary="Dashboard (HTML; works offline)")
-def dashboard() -> HTMLResponse:
+async def dashboard() -> HTMLResponse:
     return HTMLResponse(_page(), headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"})

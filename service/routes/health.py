@@ -1,4 +1,8 @@
-"""Liveness, readiness and Prometheus metrics (no key, no rate limit: probes and scrapers call these)."""
+"""Liveness, readiness and Prometheus metrics (no key, no rate limit: probes and scrapers call these).
+
+All three are ``async`` and do no I/O, so they answer on the event loop and never wait for a thread that
+model work or another sync route holds.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,13 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=HealthResponse, summary="Liveness: 200 while the process is up")
-def healthz() -> HealthResponse:
+async def healthz() -> HealthResponse:
     return HealthResponse()
 
 
 @router.get("/readyz", response_model=ReadyResponse, responses=errors(503),
             summary="Readiness: 200 with the champion version, 503 without a model")
-def readyz(serving: ServingDep) -> ReadyResponse:
+async def readyz(serving: ServingDep) -> ReadyResponse:
     m = serving.model
     if m is None:
         raise ApiError(503, "not_ready", "no champion model loaded",
@@ -37,5 +41,5 @@ def readyz(serving: ServingDep) -> ReadyResponse:
 @router.get("/metrics", response_class=Response,
             responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text exposition"}},
             summary="Prometheus metrics")
-def metrics(runtime: RuntimeDep) -> Response:
+async def metrics(runtime: RuntimeDep) -> Response:
     return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE)

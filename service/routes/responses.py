@@ -12,9 +12,11 @@ _DESCRIPTIONS = {
     403: "Key lacks the scope, or the admin API is disabled",
     404: "Unknown series or job; the message lists valid ids",
     409: "A job is already running",
+    413: "Request body over the configured limit (CHIPCAST_MAX_BODY_BYTES)",
     422: "Invalid parameters or body; the message states the allowed range",
     429: "Rate limit exceeded; see Retry-After",
-    503: "No champion model loaded (or reload failed, or a result that must be precomputed is missing)",
+    503: "No champion model loaded (or reload failed, or a result that must be precomputed is missing), or "
+         "the server is busy computing other requests (see Retry-After)",
 }
 
 

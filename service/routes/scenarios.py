@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Response
 
 from service import hbm
 from service.deps import ModelDep, ReadAccess, RuntimeDep
@@ -38,19 +38,20 @@ growth, kept >= 0 and sampled from its standard error. Annual capex multipliers 
 smoothly (log-linear between mid-years, each year's mean kept), so no quarter steps at a year end from the
 multiplier alone. More capex never lowers a target.
 
-Results are computed on demand and cached per model version and scenario. Responses are never HTTP-cached
-(`Cache-Control: no-store`).
+Results are computed on demand and cached per model version and scenario, so repeating a request is instant.
+When the server is already busy with other computations it answers 503 with `Retry-After` instead of
+queueing without bound. Responses are never HTTP-cached (`Cache-Control: no-store`).
 """
 
 
 @router.post(
     "",
     response_model=ScenarioResponse,
-    responses=errors(400, *READ_ERRORS, 422, 503),
+    responses=errors(400, *READ_ERRORS, 413, 422, 503),
     summary="Memory and HBM forecasts under a capex scenario, beside the baseline",
     description=DESCRIPTION,
 )
-def scenarios(
+async def scenarios(
     body: Annotated[
         ScenarioRequest,
         Body(openapi_examples={
@@ -72,9 +73,11 @@ def scenarios(
     ],
     model: ModelDep,
     runtime: RuntimeDep,
-) -> ScenarioResponse:
-    # a sync route: FastAPI runs it in the threadpool, so the computation never blocks the event loop
-    spec = hbm.scenario_spec(model, body)
+) -> Response:
+    spec = hbm.scenario_spec(model, body)  # validation only: a bad request answers 422 before any work
     today = datetime.now(UTC).date()
-    return runtime.scenarios.get_or_compute(hbm.scenario_key(model, spec),
-                                            lambda: hbm.scenario_response(model, spec, today))
+    # computed once per scenario on the compute executor (503 when it is full), never on the event loop
+    result = await runtime.scenarios.fetch(
+        hbm.scenario_key(model, spec),
+        lambda: hbm.scenario_response(model, spec, today).model_dump_json().encode())
+    return Response(result, media_type="application/json")

@@ -30,7 +30,7 @@ async def list_series(
     today = datetime.now(UTC).date()
     key = ("series", serving.loaded_at.isoformat(), today.isoformat(), str(forecast))
     return await cached_json(runtime.responses, key, lambda: logic.series_list(
-        panel, serving.model, today, forecast, modelled=logic.modelled_series(serving.model)))
+        panel, serving.model, today, forecast, modelled=logic.modelled_series(serving.model)), on_demand=False)
 
 
 @router.get(

@@ -9,11 +9,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 import service.main as main_module
+import service.server as server_module
+from service import cli
 from service.config import get_settings
 from service.routes.dashboard import STATIC_DIR
-from tests.service.conftest import make_loaded
+from tests.service.conftest import make_loaded, settings_for
 
 V1_ROUTES = {
     ("get", "/v1/series"),
@@ -118,13 +121,47 @@ def test_create_app_defaults_read_settings_from_env(monkeypatch: pytest.MonkeyPa
         get_settings.cache_clear()
 
 
-def test_run_serves_the_factory_app(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_serves_the_factory_app_with_the_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
 
-    def fake_run(app: object, host: str, port: int) -> None:
-        seen.update(app=app, host=host, port=port)
+    class FakeServer:
+        def __init__(self, config: Any) -> None:
+            seen["config"] = config
 
-    monkeypatch.setattr(main_module.uvicorn, "run", fake_run)
-    main_module.run("127.0.0.1", 8123)
-    assert seen["host"] == "127.0.0.1" and seen["port"] == 8123
-    assert seen["app"].title == "chipcast"
+        def run(self) -> None:
+            seen["ran"] = True
+
+    monkeypatch.setattr(server_module.uvicorn, "Server", FakeServer)
+    settings = settings_for(keep_alive_timeout=7, max_header_bytes=4096, max_url_bytes=1024, header_timeout=3.5,
+                            max_connections=50, trusted_proxies=["10.0.0.0/8"])
+    main_module.run("127.0.0.1", 8123, settings)
+    config = seen["config"]
+    assert seen["ran"] and config.host == "127.0.0.1" and config.port == 8123
+    assert config.app.title == "chipcast" and config.app.state.settings is settings
+    assert config.timeout_keep_alive == 7 and config.ws == "none"
+    assert config.proxy_headers is True and config.forwarded_allow_ips == "10.0.0.0/8"
+    limits = config.http.limits
+    assert (limits.max_header_bytes, limits.max_url_bytes, limits.header_timeout, limits.max_connections) == \
+        (4096, 1024, 3.5, 50)
+    # without trusted proxies uvicorn's proxy-header middleware is off: the TCP peer is the client
+    main_module.run("127.0.0.1", 8124, settings_for())
+    assert seen["config"].proxy_headers is False
+
+
+def test_serve_command_passes_its_options_as_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(main_module, "run", lambda host, port, settings: seen.update(host=host, port=port,
+                                                                                        settings=settings))
+    monkeypatch.setenv("CHIPCAST_COMPUTE_QUEUE", "3")
+    result = CliRunner().invoke(cli.app, ["serve", "--port", "9001", "--max-body-bytes", "1000", "--header-timeout",
+                                          "2.5", "--trusted-proxy", "10.1.2.3", "--trusted-proxy", "10.9.0.0/16"])
+    assert result.exit_code == 0, result.output
+    s = seen["settings"]
+    assert seen["port"] == 9001 and s.max_body_bytes == 1000 and s.header_timeout == 2.5
+    assert s.trusted_proxies == ["10.1.2.3", "10.9.0.0/16"] and s.compute_queue == 3  # the rest from the env
+    assert CliRunner().invoke(cli.app, ["serve", "--trusted-proxy", "not-an-ip"]).exit_code != 0
+    text = CliRunner().invoke(cli.app, ["serve", "--help"], env={"COLUMNS": "200"}).output
+    for option in ("--max-body-bytes", "--max-header-bytes", "--max-url-bytes", "--header-timeout", "--body-timeout",
+                   "--keep-alive-timeout", "--max-connections", "--compute-workers", "--compute-queue",
+                   "--trusted-proxy", "CHIPCAST_MAX_BODY_BYTES", "CHIPCAST_TRUSTED_PROXIES"):
+        assert option in text, option

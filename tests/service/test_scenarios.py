@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import threading
 from typing import Any, get_args
 
 import pytest
@@ -228,8 +229,19 @@ def test_key_is_canonical(hbm_loaded: LoadedModel) -> None:
     assert hbm.scenario_key(hbm_loaded, c) != hbm.scenario_key(hbm_loaded, a)
 
 
-def test_route_is_sync_so_it_runs_in_the_threadpool() -> None:
-    assert not inspect.iscoroutinefunction(scenarios_route)
+def test_the_monte_carlo_runs_on_the_compute_executor(hbm_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not on the event loop and not in the thread pool that the other sync routes share."""
+    assert inspect.iscoroutinefunction(scenarios_route)
+    threads: list[str] = []
+    real = hbm.scenario_response
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hbm, "scenario_response", recording)
+    assert _post(hbm_client, {"scenario": "bear", "targets": ["micron_revenue"]}).status_code == 200
+    assert len(threads) == 1 and threads[0].startswith("chipcast-compute"), threads
 
 
 def test_closed_reads_need_a_key(make_app: Any, hbm_loaded: LoadedModel) -> None:

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from service.config import Settings
-from service.security import RateLimiter, key_matches
+from service.security import KeyRing, RateLimiter, key_id
 from tests.service.conftest import ADMIN_KEY, READ_KEY, AppFactory, settings_for
 
 
@@ -84,10 +84,18 @@ def test_bucket_memory_is_bounded() -> None:
     assert len(limiter._buckets) == 3
 
 
-def test_key_comparison() -> None:
-    assert key_matches(READ_KEY, [ADMIN_KEY, READ_KEY])
-    assert not key_matches(READ_KEY[:-1], [READ_KEY])
-    assert not key_matches(READ_KEY, [])
+def test_key_ring() -> None:
+    ring = KeyRing(settings_for(read_open=False))
+    assert READ_KEY in ring and ADMIN_KEY in ring and READ_KEY[:-1] not in ring
+    reader, admin = ring.identify(READ_KEY, "10.0.0.1"), ring.identify(ADMIN_KEY, "10.0.0.1")
+    assert reader.can_read and reader.scopes == {"read"} and reader.client_id == key_id(READ_KEY)
+    assert admin.can_read and admin.scopes == {"read", "admin"}
+    guess = ring.identify(READ_KEY[:-1], "10.0.0.1")
+    assert not guess.can_read and not guess.key_valid and guess.client_id == "ip:10.0.0.1"
+    assert not ring.identify(None, "10.0.0.1").can_read  # reads closed
+    assert ring.identify("", "10.0.0.2").client_id == "ip:10.0.0.2"
+    assert KeyRing(settings_for()).identify(None, "10.0.0.1").can_read  # reads open
+    assert READ_KEY not in KeyRing(settings_for(api_keys_read=[]))
 
 
 def test_cors_closed_by_default_and_configurable(client: TestClient, make_app: AppFactory) -> None:
