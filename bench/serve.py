@@ -66,7 +66,6 @@ from pipelines.config import PROJECT_ROOT
 
 out, series = Path(sys.argv[1]), sys.argv[2].split(",")
 result = train(series, data_dir=PROJECT_ROOT / "data")
-result.forecaster.precompute()
 result.forecaster.save(out)
 """
 
@@ -76,7 +75,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from forecasting.forecaster import Forecaster
+from forecasting.artifact import Forecaster
 from forecasting.serving import LoadedModel
 from service import main
 from service.config import Settings

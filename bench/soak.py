@@ -68,12 +68,7 @@ from service.server import serve_app
 
 port, series = int(sys.argv[1]), sys.argv[2].split(",")
 data_dir = PROJECT_ROOT / "data"
-result = train(series, data_dir=data_dir)
-result.forecaster.precompute()
-if getattr(result.forecaster, "hbm", None) is not None:  # the HBM scenarios' precomputed baseline
-    from forecasting.hbm import attach_baseline_outlook
-
-    attach_baseline_outlook(result.forecaster)
+result = train(series, data_dir=data_dir)  # a finished artifact: nothing left to precompute
 versions = itertools.count(1)
 
 
@@ -84,7 +79,6 @@ def load_model() -> LoadedModel:
         version=version,
         run_id=f"soak-{version}",
         alias="champion",
-        leaderboards={sid: bt.leaderboard for sid, bt in result.backtests.items()},
         loaded_at=datetime.now(UTC).isoformat(),
         source="registry",
     )

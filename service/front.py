@@ -45,10 +45,8 @@ CACHEABLE_ROUTES = frozenset({
     "/v1/forecasts/{series_id}",
     "/v1/forecasts/{series_id}/outlook",
     "/v1/forecasts/{series_id}.png",
-    "/v1/forecasts/hbm_revenue",
-    "/v1/forecasts/hbm_revenue/outlook",
-    "/v1/forecasts/hbm_revenue.png",
     "/v1/backtests/{series_id}",
+    "/v1/track-record/{series_id}",
     "/v1/models/hbm/assumptions",
 })
 #: headers a 304 leaves out (it has no body)

@@ -7,6 +7,7 @@ through callables, so tests inject fakes and the service never imports mlflow: t
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -141,6 +142,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(runtime.holder.start)
+        # everything loaded so far lives as long as the process: keep it out of the cyclic GC's generations,
+        # so a full collection triggered by a burst of requests does not stall the event loop for it
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

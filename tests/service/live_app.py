@@ -33,15 +33,14 @@ def slow_champion(seconds: float) -> LoadedModel:
     from pipelines.config import PROJECT_ROOT
 
     result = train(["capex_meta"], data_dir=PROJECT_ROOT / "data")
-    result.forecaster.precompute()
     forecaster = result.forecaster
-    fast = forecaster.forecast
+    fast = forecaster.result
 
-    def slow_forecast(*args: Any, **kwargs: Any) -> Any:
+    def slow_result(*args: Any, **kwargs: Any) -> Any:
         burn(seconds)
         return fast(*args, **kwargs)
 
-    forecaster.forecast = slow_forecast  # type: ignore[method-assign]
+    forecaster.result = slow_result  # type: ignore[method-assign]
     return LoadedModel(forecaster=forecaster, version="1", run_id="live", alias="champion",
                        loaded_at=datetime.now(UTC).isoformat(), source="registry")
 

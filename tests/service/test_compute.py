@@ -141,12 +141,12 @@ def test_service_caches_stay_within_their_caps(make_app: AppFactory) -> None:
             assert c.get(f"/v1/forecasts/{sid}.png").status_code == 200
         reads = c.app.state.front.reads  # type: ignore[attr-defined]
         assert len(runtime.responses) == 4 and len(reads) == 4 and len(runtime.charts) == 1
-    with TestClient(make_app(response_cache_bytes=3_000)) as c:
+    with TestClient(make_app(response_cache_bytes=12_000)) as c:
         runtime = c.app.state.runtime  # type: ignore[attr-defined]
         for level in range(60, 72):
             assert c.get("/v1/forecasts/wsts_memory_sales_annual", params={"level": level}).status_code == 200
-        assert 0 < runtime.responses.nbytes <= 3_000
-        assert 0 < c.app.state.front.reads.nbytes <= 3_000  # type: ignore[attr-defined]
+        assert 0 < runtime.responses.nbytes <= 12_000  # each body is a few kB: a handful fit, never all 12
+        assert 0 < c.app.state.front.reads.nbytes <= 12_000  # type: ignore[attr-defined]
 
 
 @pytest.mark.slow

@@ -199,13 +199,13 @@ def test_create_app_uses_its_settings(trained: TrainResult, real_panel: Any) -> 
 
 def test_forecast_response_is_computed_once_per_key(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[object] = []
-    real = logic.forecast_response
+    real = logic.forecast_result
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(logic, "forecast_response", counting)
+    monkeypatch.setattr(logic, "forecast_result", counting)
     for _ in range(3):
         assert client.get("/v1/forecasts/capex_meta", params={"level": 95}).status_code == 200
     assert len(calls) == 1
