@@ -1,9 +1,11 @@
 """Wall time of `chipcast train` vs the same library calls made directly on the same panel.
 
-The direct side does exactly the model work chipcast does (statsforecast cross-validation of the same
-zoo, the mlforecast ridge CV with and without drivers, the ARIMAX CV, then a final forecast) and nothing
-else, so the ratio is chipcast's overhead: loading and validating the data, scoring, champion choice,
-path simulation for the outlooks and MLflow logging/registration. Both sides run in fresh processes.
+The direct side does exactly the model fitting chipcast does: for every target, the training series as
+known at every rolling origin (and the track-record dates of the headline series), the WSTS nowcast, and
+one stacked ``StatsForecast.forecast`` of the same resolved models per target (members and references),
+on all cores, and nothing else. So the ratio is chipcast's own work: nested combination weights,
+empirical error paths and intervals, leaderboards, the track record, reconciliation, HBM, and MLflow
+logging and registration. Both sides run in fresh processes.
 
     .venv/bin/python bench/train.py --runs 3            # all targets
     .venv/bin/python bench/train.py --runs 3 --series wsts_worldwide_sales micron_revenue
@@ -25,37 +27,45 @@ CHIPCAST = str(Path(sys.executable).with_name("chipcast"))
 
 DIRECT = r"""
 import sys
+from datetime import date
 from pathlib import Path
-from statsforecast import StatsForecast
-from statsforecast.models import AutoARIMA
-from mlforecast.utils import PredictionIntervals
-from forecasting.backtest import LEVELS, mlforecast_for, _ml_cv
-from forecasting.data import attach_drivers, prepare_target, NotEnoughDataError
-from forecasting.models import TARGETS, stat_models
-from pipelines.panel import load_panel
 
-panel = load_panel(data_dir=Path(sys.argv[1]))
-ids = sys.argv[2:] or list(TARGETS)
-for sid in ids:
+import polars as pl
+from statsforecast import StatsForecast
+from statsforecast.models import Naive
+
+from forecasting.data import NotEnoughDataError, training_series
+from forecasting.evaluation import origin_dates
+from forecasting.nowcast import bridge
+from forecasting.targets import TARGETS, TRACK_RECORD
+from forecasting.track_record import track_dates
+from forecasting.zoo import FitContext, resolve_specs
+from pipelines.panel import as_of, load_panel
+
+panel = load_panel(data_dir=Path(sys.argv[1]), vintages=True)
+when = date.today()
+for sid in sys.argv[2:] or list(TARGETS):
     cfg = TARGETS[sid]
-    try:
-        ts = attach_drivers(prepare_target(panel, cfg), panel, cfg)
-    except NotEnoughDataError:
-        continue
-    n0 = ts.df.height - cfg.max_h - (cfg.n_windows - 1) * cfg.step_size
-    sf = StatsForecast(models=stat_models(cfg.spec, n0), freq=cfg.spec.interval, n_jobs=1)
-    sf.cross_validation(df=ts.df, h=cfg.max_h, n_windows=cfg.n_windows, step_size=cfg.step_size, level=list(LEVELS))
-    _ml_cv(ts, cfg, False)
-    _ml_cv(ts, cfg, True)
-    if ts.X is not None:
-        sfx = StatsForecast(models=[AutoARIMA(season_length=cfg.spec.season_length)], freq=cfg.spec.interval)
-        df = ts.df.join(ts.X, on=["unique_id", "ds"])
+    prints = panel.filter(pl.col("unique_id") == sid)
+    extra = track_dates(date(2000, 1, 1), when) if sid in TRACK_RECORD else []
+    series = {}
+    for i, d in enumerate(origin_dates(prints, cfg, when, extra)["origin"].to_list()):
         try:
-            sfx.cross_validation(df=df, h=cfg.max_h, n_windows=cfg.n_windows, step_size=cfg.step_size,
-                                 level=list(LEVELS))
-        except Exception:
-            pass
-    sf.forecast(h=cfg.max_h, df=ts.df, level=list(LEVELS))
+            series[i] = (d, training_series(as_of(prints, d), cfg))
+        except NotEnoughDataError:
+            continue
+    if not series:
+        continue
+    specs = resolve_specs(cfg.models, FitContext(cfg.frequency, min(ts.n for _, ts in series.values())))
+    groups = [([m for m in specs if m in cfg.members], True), ([m for m in specs if m not in cfg.members], False)]
+    for names, members in groups:
+        frames = []
+        for i, (d, ts) in series.items():
+            df = bridge(ts.df, panel, d, cfg.spec, cfg.nowcast).extended if (members and cfg.nowcast) else ts.df
+            frames.append(df.with_columns(pl.col("y").log(), pl.lit(str(i)).alias("unique_id")))
+        sf = StatsForecast(models=[specs[n].build() for n in names], freq=cfg.frequency.interval, n_jobs=-1,
+                           fallback_model=Naive())
+        sf.forecast(df=pl.concat(frames), h=cfg.max_h)
 """
 
 

@@ -1,0 +1,102 @@
+"""One coherent set of numbers, stated as properties over every served series of one training run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from forecasting.hbm import HBM_ID
+from forecasting.reconcile import CAPEX_PARTS, CAPEX_TOTALS, COHERENT_GROUPS, MEMORY_MAKERS, MEMORY_MARKET, TEMPORAL
+from forecasting.train import TrainResult, train, with_coherent_groups
+from tests.conftest import REAL_DATA_DIR
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run() -> TrainResult:
+    ids = with_coherent_groups(["capex_meta", "micron_revenue", "wsts_worldwide_sales"])
+    assert ids is not None
+    return train(ids, data_dir=REAL_DATA_DIR)
+
+
+def test_partial_retrains_bring_their_coherent_group() -> None:
+    assert with_coherent_groups(None) is None
+    assert set(with_coherent_groups(["capex_meta"]) or []) == {*CAPEX_PARTS, *CAPEX_TOTALS}
+    assert set(with_coherent_groups(["skhynix_revenue"]) or []) == {MEMORY_MARKET, *MEMORY_MAKERS}
+    assert set(with_coherent_groups(["tsmc_revenue"]) or []) == {"tsmc_revenue"}
+    assert all(len(g) >= 2 for g in COHERENT_GROUPS)
+
+
+def test_non_negative_series_never_get_negative_bounds(run: TrainResult) -> None:
+    for sid, sm in run.forecaster.models.items():
+        if not sm.spec.nonnegative:
+            continue
+        res = run.forecaster.result(sid, sm.max_h, (50, 80, 95, 99), outlook_years=3)
+        for p in res.points:
+            assert all(i.lo is not None and i.lo >= 0 for i in p.intervals), (sid, p.ds)
+        for y in res.outlook:
+            assert all(i.lo is not None and i.lo >= 0 for i in y.intervals), (sid, y.year)
+
+
+def test_capex_parts_never_exceed_totals_and_add_up(run: TrainResult) -> None:
+    fc = run.forecaster.models
+    for total, parts in CAPEX_TOTALS.items():
+        sm = fc[total]
+        assert sm.kind == "reconciled"
+        for i, d in enumerate(sm.dates()):
+            values = []
+            for p in parts:
+                part = fc[p]
+                if d < part.start:
+                    values.append(float(part.history.filter(part.history["ds"] == d)["y"][0]))
+                else:
+                    values.append(float(part.point[part.frequency.periods_between(part.start, d)]))
+            assert sum(values) == pytest.approx(sm.point[i], rel=1e-9), (total, d)
+            assert max(values) <= sm.point[i]
+        for year in sm.outlook(years=3):
+            part_sum = 0.0
+            for p in parts:
+                py = {y.year: y for y in fc[p].outlook(years=3)}.get(year.year)
+                if py is None:
+                    break
+                part_sum += py.value
+            else:
+                assert part_sum == pytest.approx(year.value, rel=1e-9), (total, year.year)
+    ex = {y.year: y.value for y in fc["capex_hyperscalers_ex_amazon"].outlook(years=3)}
+    for y in fc["capex_hyperscalers_total"].outlook(years=3):
+        assert ex[y.year] < y.value
+    assert (fc["capex_hyperscalers_ex_amazon"].paths < fc["capex_hyperscalers_total"].paths).mean() > 0.99
+
+
+def test_annual_numbers_are_the_monthly_ones(run: TrainResult) -> None:
+    for annual, monthly in TEMPORAL.items():
+        a = {y.year: y for y in run.forecaster.models[annual].outlook(years=2)}
+        m = {y.year: y for y in run.forecaster.models[monthly].outlook(years=2)}
+        assert set(a) == set(m) and a
+        for year in a:
+            assert a[year].value == pytest.approx(m[year].value, rel=1e-9)
+            assert a[year].growth_pct == pytest.approx(m[year].growth_pct, rel=1e-9)
+
+
+def test_memory_market_moves_with_its_makers(run: TrainResult) -> None:
+    fc = run.forecaster.models
+    market = {y.year: y for y in fc[MEMORY_MARKET].outlook(years=3)}
+    assert fc[MEMORY_MARKET].method.name == "MakersDriven"
+    micron = {y.year: y for y in fc["micron_revenue"].outlook(years=3)}
+    for year, m in market.items():
+        if m.growth_pct is None or year not in micron or micron[year].growth_pct is None:
+            continue
+        assert np.sign(m.growth_pct) == np.sign(micron[year].growth_pct), year
+
+
+def test_hbm_rides_the_reconciled_capex(run: TrainResult) -> None:
+    fc = run.forecaster
+    hbm = fc.models[HBM_ID]
+    capex = {y.year: y.value for y in fc.models["capex_hyperscalers_total"].outlook(years=3)}
+    assert fc.hbm is not None
+    share = fc.hbm["accelerator_share"]
+    content = fc.hbm["hbm_content"]
+    for i, d in enumerate(hbm.dates()):
+        implied = hbm.point[i] * 1000 / capex[d.year]
+        assert share["low"] * content["low"] * 0.8 <= implied <= share["high"] * content["high"] * 1.2
