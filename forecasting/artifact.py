@@ -128,15 +128,7 @@ class SeriesModel:
         published = annual_totals(hist, self.spec, complete_only=False).select("year", pl.col("n_periods").alias("pub"))
         forecast = annual_totals(fc, self.spec, complete_only=False).select("year", pl.col("n_periods").alias("fc"))
         n = self.paths.shape[0]
-        sample = pl.DataFrame({
-            "sample_id": np.repeat(np.arange(n), len(keep)),
-            "ds": fdates * n,
-            "y": self.paths[:, keep].reshape(-1),
-        }, schema={"sample_id": pl.Int64, "ds": pl.Date, "y": pl.Float64})
-        hist_s = hist.join(pl.DataFrame({"sample_id": np.arange(n)}, schema={"sample_id": pl.Int64}), how="cross")
-        tot = annual_totals(pl.concat([hist_s.select("sample_id", "ds", "y"), sample]), self.spec, by=("sample_id",))
-        by_year = {int(y): part.sort("sample_id")["y"].to_numpy()
-                   for (y,), part in tot.partition_by("year", as_dict=True).items()}
+        by_year = self.annual_samples(h, last_year)
         pt = dict(zip(point_tot["year"].to_list(), point_tot["y"].to_list(), strict=True))
         pubs = dict(zip(published["year"].to_list(), published["pub"].to_list(), strict=True))
         fcs = dict(zip(forecast["year"].to_list(), forecast["fc"].to_list(), strict=True))
@@ -156,6 +148,29 @@ class SeriesModel:
             rows.append(OutlookYear(year, float(pt[year]), ivs, growth, g_ivs, prior, int(pubs.get(year, 0)),
                                     int(fcs.get(year, 0))))
         return rows
+
+    def annual_samples(self, through_h: int | None = None, last_year: int | None = None) -> dict[int, np.ndarray]:
+        """Per complete calendar year, its total on every sample path (published periods added to each).
+
+        The one place paths become calendar years, by the catalog's rule (``annual_totals`` with
+        ``by=("sample_id",)``); outlooks, HBM and the reconciled series all read it.
+        """
+        dates = self.dates(min(self.max_h, through_h or self.max_h))
+        keep = [i for i, d in enumerate(dates) if last_year is None or d.year <= last_year]
+        if not keep:
+            return {}
+        fdates = [dates[i] for i in keep]
+        years = {d.year for d in fdates}
+        hist = self.history.filter(pl.col("ds").dt.year().is_between(min(years) - 1, max(years)),
+                                   pl.col("ds") < self.start).select("ds", "y")
+        n = self.paths.shape[0]
+        sample = pl.DataFrame({"sample_id": np.repeat(np.arange(n), len(keep)), "ds": fdates * n,
+                               "y": self.paths[:, keep].reshape(-1)},
+                              schema={"sample_id": pl.Int64, "ds": pl.Date, "y": pl.Float64})
+        hist_s = hist.join(pl.DataFrame({"sample_id": np.arange(n)}, schema={"sample_id": pl.Int64}), how="cross")
+        tot = annual_totals(pl.concat([hist_s.select("sample_id", "ds", "y"), sample]), self.spec, by=("sample_id",))
+        return {int(y): part.sort("sample_id")["y"].to_numpy()
+                for (y,), part in tot.partition_by("year", as_dict=True).items()}
 
     def result(self, h: int | None = None, levels: Sequence[int] = LEVELS, *, outlook_years: int | None = None,
                notes: Sequence[str] = ()) -> ForecastResult:

@@ -241,16 +241,8 @@ def annual_paths(sm: SeriesModel) -> tuple[list[int], np.ndarray, np.ndarray]:
     got = [y.year for y in out]
     if not got:
         return [], np.empty(0), np.empty((sm.paths.shape[0], 0))
-    n = sm.paths.shape[0]
-    dates = sm.dates()
-    hist = sm.history.filter(pl.col("ds").dt.year().is_in(got)).select("ds", "y")
-    sample = pl.DataFrame({"sample_id": np.repeat(np.arange(n), len(dates)), "ds": dates * n,
-                           "y": sm.paths.reshape(-1)}, schema={"sample_id": pl.Int64, "ds": pl.Date, "y": pl.Float64})
-    hist_s = hist.join(pl.DataFrame({"sample_id": np.arange(n)}, schema={"sample_id": pl.Int64}), how="cross")
-    tot = annual_totals(pl.concat([hist_s.select("sample_id", "ds", "y"), sample]), sm.spec, by=("sample_id",))
-    tot = tot.filter(pl.col("year").is_in(got))
-    mat = tot.pivot(on="year", index="sample_id", values="y").sort("sample_id").select([str(y) for y in got])
-    return got, np.array([y.value for y in out]), mat.to_numpy()
+    samples = sm.annual_samples()
+    return got, np.array([y.value for y in out]), np.column_stack([samples[y] for y in got])
 
 
 def hbm_series(fc: Forecaster, assumptions: HbmAssumptions, multipliers: dict[int, float] | None = None,

@@ -161,16 +161,8 @@ def derive_temporal(models: dict[str, SeriesModel]) -> list[str]:
 
 
 def _annual_paths(sm: SeriesModel, years: Sequence[int]) -> np.ndarray:
-    n = sm.paths.shape[0]
-    dates = sm.dates()
-    hist = sm.history.filter(pl.col("ds").dt.year().is_in(list(years))).select("ds", "y")
-    sample = pl.DataFrame({"sample_id": np.repeat(np.arange(n), len(dates)), "ds": dates * n,
-                           "y": sm.paths.reshape(-1)}, schema={"sample_id": pl.Int64, "ds": pl.Date, "y": pl.Float64})
-    hist_s = hist.join(pl.DataFrame({"sample_id": np.arange(n)}, schema={"sample_id": pl.Int64}), how="cross")
-    tot = annual_totals(pl.concat([hist_s.select("sample_id", "ds", "y"), sample]), sm.spec, by=("sample_id",))
-    tot = tot.filter(pl.col("year").is_in(list(years)))
-    wide = tot.pivot(on="year", index="sample_id", values="y").sort("sample_id")
-    return wide.select([str(y) for y in years]).to_numpy()
+    samples = sm.annual_samples()
+    return np.column_stack([samples[y] for y in years])
 
 
 def _usd_annual(sm: SeriesModel, panel: pl.DataFrame, years: Sequence[int]) -> tuple[np.ndarray, pl.DataFrame]:
