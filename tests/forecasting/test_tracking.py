@@ -200,3 +200,22 @@ def test_forecast_as_of_uses_only_data_published_by_then_and_is_logged(
     exp = client.get_experiment_by_name(s.experiment)
     runs = client.search_runs([exp.experiment_id], "attributes.run_name = 'forecast capex_meta as of 2019-11-30'")
     assert len(runs) == 2 and runs[0].data.params["horizon"] == "6"
+
+
+def test_importing_tracking_changes_no_environment_variable() -> None:
+    """Settings, flavor and registry import without touching os.environ (MLflow's client defaults are applied
+    only when a client is created)."""
+    import subprocess
+    import sys
+
+    # the libraries set their own variables when imported (mlflow's telemetry id, OpenMP, jemalloc): import them
+    # first, then check that chipcast's modules add nothing on top
+    code = ("import os, json, mlflow, mlflow.pyfunc, polars, statsforecast, pandas, sklearn; "
+            "before = dict(os.environ); "
+            "import forecasting.tracking, forecasting.tracking.flavor, "
+            "forecasting.tracking.registry, forecasting.tracking.settings; "
+            "print(json.dumps(sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k))))")
+    # a minimal environment, so nothing this process already set can hide a change
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
