@@ -12,7 +12,7 @@ from pipelines.catalog import Frequency, SeriesSpec, get_spec
 
 #: the longest horizon served, in periods (documented in the README and the API schema)
 MAX_HORIZON: dict[Frequency, int] = {Frequency.MONTHLY: 36, Frequency.QUARTERLY: 12, Frequency.ANNUAL: 4}
-#: the horizon served by default (precomputed, drawn in fan charts)
+#: the horizon served by default (drawn in fan charts)
 DEFAULT_HORIZON: dict[Frequency, int] = {Frequency.MONTHLY: 18, Frequency.QUARTERLY: 8, Frequency.ANNUAL: 2}
 #: the horizon accuracy is reported at first (leaderboards, promotion)
 PRIMARY_HORIZON: dict[Frequency, int] = {Frequency.MONTHLY: 12, Frequency.QUARTERLY: 4, Frequency.ANNUAL: 2}

@@ -47,7 +47,7 @@ prediction intervals.
   HBM content, with its assumptions), `GET /v1/models/hbm/assumptions`, and `POST /v1/scenarios` for memory
   and HBM under a named (bear/base/bull) or user-defined hyperscaler-capex path.
 * **Dashboards**: every GET has a strong `ETag`; send `If-None-Match` and get `304` while nothing changed.
-  Default-horizon forecasts and outlooks are precomputed, so polling never fits a model.
+  Forecasts are read off sample paths stored at train time, so polling never fits a model.
 
 Errors always look like `{"error": {"code": ..., "message": ..., "detail": ...}}`. Keys go in `X-API-Key`.
 """
