@@ -17,7 +17,6 @@ frame into the default one.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -42,8 +41,6 @@ __all__ = [
     "SeriesStatus",
     "SeriesSummary",
     "as_of",
-    "data_fingerprint",
-    "data_vintage",
     "latest",
     "load_panel",
     "series_status",
@@ -145,24 +142,6 @@ def as_of(panel: pl.DataFrame, when: date) -> pl.DataFrame:
         .drop("_row")
         .collect()
     )
-
-
-def data_fingerprint(data_dir: Path, store: LocalStore | None = None) -> str:
-    """A hash of every raw file and store file, so a model run can name the exact data it saw."""
-    h = hashlib.sha256()
-    files = sorted({(data_dir / f) for s in CATALOG.values() for f in s.files})
-    if store is not None and store.root.exists():
-        files += sorted(store.root.glob("*.parquet"))
-    for f in files:
-        h.update(str(f.name).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
-
-def data_vintage(panel: pl.DataFrame) -> date | None:
-    """The newest publication date in the panel: nothing later can have informed a model."""
-    v = panel["published"].max()
-    return v if isinstance(v, date) else None
 
 
 # ------------------------------------------------------------------------------------------ freshness

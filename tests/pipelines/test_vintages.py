@@ -10,7 +10,6 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pipelines.catalog import get_spec
-from pipelines.features import indicators
 from pipelines.panel import as_of, latest, load_panel
 from pipelines.sources import PANEL_SCHEMA, combine_prints, sum_of_parts
 from pipelines.store import LocalStore, ingest
@@ -144,20 +143,6 @@ def test_derived_totals_as_of_equal_totals_of_parts_as_of(revised_store: LocalSt
         rebuilt = sum_of_parts(spec, parts).select(list(PANEL_SCHEMA))
         direct = view.filter(pl.col("unique_id") == spec.id)
         assert_frame_equal(direct.sort("ds"), rebuilt.sort("ds"), check_row_order=True)
-
-
-def test_indicators_on_the_vintage_frame_agree_with_the_default_frame(revised_store: LocalStore) -> None:
-    vint = load_panel(data_dir=REAL_DATA_DIR, store=revised_store, vintages=True)
-    default = load_panel(data_dir=REAL_DATA_DIR, store=revised_store)
-    on_vintages = indicators(vint)
-    assert_frame_equal(latest(on_vintages).sort("unique_id", "ds"), indicators(default).sort("unique_id", "ds"))
-    # the Meta revision re-prints the capex YoY of 2026Q2 on the ingestion day
-    yoy = on_vintages.filter((pl.col("unique_id") == "ind_capex_hyperscalers_yoy") & (pl.col("ds") == date(2026, 4, 1)))
-    assert yoy.height == 2 and yoy["y"][1] > yoy["y"][0]
-    for cut in (date(2018, 6, 30), date(2026, 3, 15), date(2026, 9, 1), date(2031, 1, 1)):
-        direct = as_of(on_vintages, cut).sort("unique_id", "ds")
-        rebuilt = indicators(as_of(vint, cut)).sort("unique_id", "ds")
-        assert_frame_equal(direct, rebuilt)
 
 
 def test_combine_prints_on_synthetic_revisions() -> None:
