@@ -153,7 +153,7 @@ def main() -> int:
         f"scaled Winkler 80% {combo['winkler_80']:.2f} (AutoETS on logs: "
         f"{by.get('PlainETS', by['AutoETS'])['winkler_80']:.2f})")
     results["monthly"] = board.to_dicts()
-    first = ev.origins.filter(pl.col("kind") == "rolling")["origin"].min()
+    first = ev.origins.filter(pl.col("kind") == "rolling")["origin"].dt.min()
     console.print(f"rolling origins from {first}; fitted in {time.perf_counter() - started:.0f} s")
     bu = capex_bottom_up(panel, when, engine)
     console.print(f"capex total, h=1..4: own combination MASE {bu['base_mase']:.3f} vs bottom-up from the five "
@@ -176,12 +176,12 @@ def main() -> int:
             m = {r["model"]: r for r in b.iter_rows(named=True)}
             naive = min((m[x]["mase"] for x in BASELINES if x in m), default=float("nan"))
             ets = m.get("PlainETS", m.get("AutoETS", {})).get("mase", float("nan"))
-            c = m[COMBINATION]
-            rows.append({"series": sid, "h": cfg.primary_h, "origins": c["windows"], "combination": c["mase"],
-                         "best_naive": naive, "autoets_log": ets, "coverage_80": c["coverage_80"],
-                         "coverage_95": c["coverage_95"]})
-            t.add_row(sid, str(cfg.primary_h), str(c["windows"]), f"{c['mase']:.3f}", f"{naive:.3f}", f"{ets:.3f}",
-                      f"{c['coverage_80']:.2f}", f"{c['coverage_95']:.2f}")
+            served = m[COMBINATION]
+            rows.append({"series": sid, "h": cfg.primary_h, "origins": served["windows"],
+                         "combination": served["mase"], "best_naive": naive, "autoets_log": ets,
+                         "coverage_80": served["coverage_80"], "coverage_95": served["coverage_95"]})
+            t.add_row(sid, str(cfg.primary_h), str(served["windows"]), f"{served['mase']:.3f}", f"{naive:.3f}",
+                      f"{ets:.3f}", f"{served['coverage_80']:.2f}", f"{served['coverage_95']:.2f}")
         console.print(t)
         results["targets"] = rows
     if args.json:

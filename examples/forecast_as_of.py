@@ -34,6 +34,8 @@ print(bt.cv().head())  # Nixtla CV frame: unique_id, ds, cutoff, y, Combination,
 # 3. A forecast as it would have been made on a past date (true vintages for WSTS).
 res = api.forecast("wsts_worldwide_sales", as_of=date(2019, 12, 3), h=24, engine=engine)
 print(res.frame.head())  # unique_id, ds, forecast, forecast-lo-80, forecast-hi-80, forecast-lo-95, ...
-for year in res.outlook:
-    print(year.year, round(year.value, 1), f"{year.growth_pct:+.1f}%", f"{year.published_periods} published")
+for year in res.outlook:  # a figure is None where it is missing (no prior year for a growth rate, say)
+    value = "n/a" if year.value is None else round(year.value, 1)
+    growth = "n/a" if year.growth_pct is None else f"{year.growth_pct:+.1f}%"
+    print(year.year, value, growth, f"{year.published_periods} published")
 print(json.dumps(api.to_dict(res)["method"]["backtest"], indent=2))

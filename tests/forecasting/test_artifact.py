@@ -16,6 +16,7 @@ from forecasting.result import POINT, round_value, to_dict
 from forecasting.targets import MAX_HORIZON
 from forecasting.train import TrainResult
 from pipelines.features import annual_totals
+from tests.helpers import num
 
 
 def test_any_horizon_and_level_is_read_off_the_paths(small_train: TrainResult) -> None:
@@ -30,9 +31,9 @@ def test_any_horizon_and_level_is_read_off_the_paths(small_train: TrainResult) -
                 bands = sorted(p.intervals, key=lambda i: i.level)
                 assert [i.level for i in bands] == sorted(levels)
                 for inner, outer in itertools.pairwise(bands):
-                    assert outer.lo <= inner.lo and inner.hi <= outer.hi
-                assert bands[0].lo <= p.value <= bands[0].hi
-                assert bands[-1].lo > 0  # positive series: never a negative bound
+                    assert num(outer.lo) <= num(inner.lo) and num(inner.hi) <= num(outer.hi)
+                assert num(bands[0].lo) <= num(p.value) <= num(bands[0].hi)
+                assert num(bands[-1].lo) > 0  # positive series: never a negative bound
 
 
 @pytest.mark.parametrize(("h", "levels", "msg"), [(0, (80,), "between 1 and 12"), (13, (80,), "between 1 and 12"),
@@ -62,20 +63,20 @@ def test_outlook_totals_published_and_forecast_periods_by_the_catalog_rule(small
     assert first.value == pytest.approx(float(expected["y"][0]))
     prior = annual_totals(sm.history.filter(pl.col("ds").dt.year() == first.year - 1), sm.spec)
     assert first.prior_year_value == pytest.approx(float(prior["y"][0]))
-    assert first.growth_pct == pytest.approx(100 * (first.value / first.prior_year_value - 1))
+    assert first.growth_pct == pytest.approx(100 * (num(first.value) / num(first.prior_year_value) - 1))
     for y in out:
         b = {i.level: i for i in y.intervals}
-        assert b[95].lo <= b[80].lo <= b[80].hi <= b[95].hi
+        assert num(b[95].lo) <= num(b[80].lo) <= num(b[80].hi) <= num(b[95].hi)
 
 
 def test_outlook_intervals_come_from_paths_not_summed_bounds(small_train: TrainResult) -> None:
     sm = small_train.forecaster.series("capex_meta")
     year = sm.outlook(years=2)[-1]
     pts = [p for p in sm.intervals(sm.max_h, (95,)) if p.ds.year == year.year]
-    summed_lo = sum(next(i.lo for i in p.intervals) for p in pts)
-    summed_hi = sum(next(i.hi for i in p.intervals) for p in pts)
+    summed_lo = sum(num(next(i.lo for i in p.intervals)) for p in pts)
+    summed_hi = sum(num(next(i.hi for i in p.intervals)) for p in pts)
     band = next(i for i in year.intervals if i.level == 95)
-    assert summed_lo < band.lo and band.hi < summed_hi  # errors partly offset across quarters
+    assert summed_lo < num(band.lo) and num(band.hi) < summed_hi  # errors partly offset across quarters
 
 
 def test_save_and_load_back_give_identical_results(small_train: TrainResult, tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ def test_each_origin_fits_only_what_was_published_by_then(synthetic: pl.DataFram
     ev = evaluate_target(synthetic, TARGETS[SID], WHEN)
     for oid, ts in ev.training.items():
         when = ev.origin_row(oid)["origin"]
+        assert isinstance(when, date)
         published = synthetic.filter(pl.col("published") <= when)["ds"].max()
         assert ts.cutoff == published
 
@@ -54,6 +55,7 @@ def test_changing_later_data_changes_nothing_known_before(synthetic: pl.DataFram
     ev = evaluate_target(synthetic, TARGETS[SID], WHEN)
     k = int(ev.origins.filter(pl.col("kind") == "rolling")["origin_id"][-8])
     when = ev.origin_row(k)["origin"]
+    assert isinstance(when, date)
     scrambled = synthetic.with_columns(
         pl.when(pl.col("published") > when).then(pl.col("y") * 3.7 + 11).otherwise(pl.col("y")).alias("y"))
     ev2 = evaluate_target(scrambled, TARGETS[SID], WHEN)

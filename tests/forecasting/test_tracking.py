@@ -91,6 +91,7 @@ def test_train_run_follows_mlflow_conventions(small_train: TrainResult, tmp_path
     parent = client.get_run(run.run_id)
     assert parent.info.run_name == f"train {small_train.when.isoformat()} 2 series"
     # the panel actually used, as an mlflow.data input whose digest is its data hash
+    assert parent.inputs is not None
     (inp,) = parent.inputs.dataset_inputs
     known = as_of(small_train.panel, small_train.when)
     assert inp.dataset.digest == panel_hash(known) == small_train.forecaster.meta.data_hash
@@ -148,6 +149,7 @@ def test_cli_train_promote_and_backtest_are_logged(tmp_path: Path) -> None:
     s = get_tracking_settings()
     client = MlflowClient(s.tracking_uri)
     exp = client.get_experiment_by_name(s.experiment)
+    assert exp is not None
     names = {x.info.run_name for x in client.search_runs([exp.experiment_id])}
     today = date.today().isoformat()
     assert {f"train {today} 1 series", f"backtest {today} 1 series", "promote v1 over v-: promoted"} <= names
@@ -198,6 +200,7 @@ def test_forecast_as_of_uses_only_data_published_by_then_and_is_logged(
     s = get_tracking_settings()
     client = MlflowClient(s.tracking_uri)
     exp = client.get_experiment_by_name(s.experiment)
+    assert exp is not None
     runs = client.search_runs([exp.experiment_id], "attributes.run_name = 'forecast capex_meta as of 2019-11-30'")
     assert len(runs) == 2 and runs[0].data.params["horizon"] == "6"
 

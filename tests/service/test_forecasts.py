@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import statsforecast
@@ -25,8 +26,8 @@ def _forbid_fitting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(statsforecast.StatsForecast, "fit", boom)
 
 
-def _bands(point: dict[str, object]) -> dict[int, dict[str, float]]:
-    return {int(i["level"]): i for i in point["intervals"]}  # type: ignore[index,union-attr,call-overload]
+def _bands(point: dict[str, Any]) -> dict[int, dict[str, float]]:
+    return {int(i["level"]): i for i in point["intervals"]}
 
 
 def test_default_forecast_is_the_result_serialized_once(client: TestClient, loaded: LoadedModel) -> None:
