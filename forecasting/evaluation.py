@@ -42,7 +42,7 @@ from forecasting.data import NotEnoughDataError, TrainingSeries, log_scale, trai
 from forecasting.engine import Engine, LocalEngine, bulk_forecast
 from forecasting.nowcast import Nowcast, bridge
 from forecasting.targets import LEVELS, MIN_ORIGINS, TargetConfig
-from forecasting.zoo import BASELINES, COMBINATION, ZOO, FitContext, ModelSpec, complexity, resolve_specs
+from forecasting.zoo import BASELINES, COMBINATION, ZOO, FitContext, ModelSpec, resolve_specs
 from pipelines.panel import as_of
 
 #: fewest member errors before weights move away from equal
@@ -55,17 +55,6 @@ MIN_PATHS = 5
 N_SAMPLES = 1000
 #: a member whose forecast exceeds this multiple of the largest published value gets no weight
 PLAUSIBLE_MULTIPLE = 5.0
-
-
-@dataclass(frozen=True)
-class Origins:
-    """The origins of one evaluation: ``origin_id, origin, cutoff, n_train, kind`` (rolling/extra/serving)."""
-
-    frame: pl.DataFrame
-
-    def ids(self, kind: str | None = None) -> list[int]:
-        f = self.frame if kind is None else self.frame.filter(pl.col("kind") == kind)
-        return f["origin_id"].to_list()
 
 
 @dataclass
@@ -542,15 +531,6 @@ def _scaled(table: dict[str, dict[str, float]], name: str, model: str, scale: fl
         return None
     v = table[key][model]
     return None if v is None else float(v) / float(scale)  # type: ignore[arg-type]
-
-
-def rank_models(board: pl.DataFrame, horizon: int) -> list[str]:
-    """Models by MASE at ``horizon`` (ties to 3 decimals to the simpler one)."""
-    at = board.filter(pl.col("horizon") == horizon, pl.col("mase").is_finite())
-    ranks = {m: complexity(m) for m in at["model"].to_list()}
-    at = at.with_columns(pl.col("mase").round(3).alias("r"),
-                         pl.col("model").replace_strict(ranks, return_dtype=pl.Int64).alias("cx"))
-    return at.sort("r", "cx")["model"].to_list()
 
 
 def best_baseline(board: pl.DataFrame, horizon: int) -> tuple[str, float] | None:

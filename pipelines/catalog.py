@@ -83,15 +83,6 @@ class Frequency(StrEnum):
         """The last day of the period starting at ``d``."""
         return self.offset(d, 1) - timedelta(days=1)
 
-    def periods_to_year_end(self, last_ds: date, year: int) -> int:
-        """Periods after ``last_ds`` through the end of calendar ``year`` (0 if ``year`` is already covered).
-
-        This is the horizon a forecast needs to complete ``year`` from a series whose newest period starts
-        at ``last_ds``.
-        """
-        last_of_year = date(year, self.start_months[-1], 1)
-        return max(0, self.periods_between(last_ds, last_of_year))
-
     def period_start_expr(self, col: str = "ds") -> pl.Expr:
         """True where ``col`` is the first day of a period (the polars twin of :meth:`is_period_start`)."""
         c = pl.col(col)

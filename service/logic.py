@@ -51,8 +51,6 @@ from service.schemas import (
 )
 from service.state import Serving
 
-HISTORY_PERIODS_IN_CHART = 60
-
 
 def _num(x: object) -> float | None:
     if x is None or isinstance(x, bool):

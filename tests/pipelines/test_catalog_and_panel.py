@@ -71,11 +71,6 @@ def test_frequency_is_a_string_enum_with_its_arithmetic() -> None:
     assert m.period_end(date(2024, 2, 1)) == date(2024, 2, 29)
     assert q.period_end(date(2026, 10, 1)) == date(2026, 12, 31)
     assert a.period_end(date(2025, 1, 1)) == date(2025, 12, 31)
-    # horizon to complete a year: after 2026-07, five months; after 2026Q2, two quarters; 2025 already done
-    assert m.periods_to_year_end(date(2026, 7, 1), 2026) == 5
-    assert m.periods_to_year_end(date(2026, 7, 1), 2027) == 17
-    assert q.periods_to_year_end(date(2026, 4, 1), 2026) == 2
-    assert q.periods_to_year_end(date(2026, 4, 1), 2025) == 0
 
 
 def test_frequency_refuses_dates_that_are_not_period_starts() -> None:
