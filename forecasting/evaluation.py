@@ -18,13 +18,6 @@ Then, origin by origin and using only what was known on that date:
   honest intervals. A path known only for its first steps (a recent origin) is completed with the later
   increments of a randomly chosen complete path (seeded). Intervals, fan charts and outlook totals all
   read the same paths.
-* **Spread recalibrated per step.** Past errors of a cycle understate the next turn, and errors at long
-  steps are the ones published last. So at each origin, each earlier origin's outcome (as known then) is
-  standardised by that origin's own predictive mean and spread at the same step; the root mean square of
-  those standardised errors (1 when the spread was right) rescales this origin's paths around their mean,
-  step by step, once at least ``MIN_CALIBRATION`` outcomes exist for a step (longer steps reuse the last
-  calibrated step's factor). It is the spread-skill calibration of ensemble weather forecasting, nested
-  like everything else: only outcomes published before the origin enter it.
 
 Scoring (leaderboards, coverage) uses the latest published values and utilsforecast's metrics with the
 cutoff column, so MASE is scaled per origin by the history known before it.
@@ -58,8 +51,6 @@ MIN_WEIGHT_ERRORS = 12
 SHRINKAGE = 0.5
 #: fewest earlier error paths for empirical intervals; below it the random-walk bootstrap is used
 MIN_PATHS = 5
-#: fewest earlier outcomes at a step before the spread at that step is recalibrated
-MIN_CALIBRATION = 12
 #: sample paths drawn from the combination's mixture
 N_SAMPLES = 1000
 #: a member whose forecast exceeds this multiple of the largest published value gets no weight
@@ -86,9 +77,6 @@ class Evaluation:
     #: per origin id, the nowcast the members continue from (targets with an indicator only)
     nowcasts: dict[int, Nowcast] = field(repr=False, default_factory=dict)
     _errors: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = field(repr=False, default_factory=dict)
-    _points: dict[tuple[int, str], np.ndarray] = field(repr=False, default_factory=dict)
-    _moments: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = field(repr=False, default_factory=dict)
-    _scales: dict[tuple[int, str], tuple[np.ndarray, int]] = field(repr=False, default_factory=dict)
 
     # -------------------------------------------------------------------------------- lookups
     def origin_row(self, origin_id: int) -> dict[str, object]:
@@ -160,78 +148,12 @@ class Evaluation:
 
     def point(self, origin_id: int, model: str) -> np.ndarray:
         """Working-scale point path of ``model`` at an origin."""
-        key = (origin_id, model)
-        hit = self._points.get(key)
-        if hit is None:
-            hit = self._points[key] = (self.forecasts.filter(pl.col("origin_id") == origin_id,
-                                                             pl.col("model") == model).sort("h")["yhat"].to_numpy())
-        return hit
+        return (self.forecasts.filter(pl.col("origin_id") == origin_id, pl.col("model") == model)
+                .sort("h")["yhat"].to_numpy())
 
     def sample_paths(self, origin_id: int, model: str = COMBINATION,
                      cutoffs: Sequence[date] | None = None) -> tuple[np.ndarray, np.ndarray, int, str]:
         """(point path, sample paths, distinct error paths, how) on the series' own scale at an origin.
-
-        The paths are the model's empirical ones (see ``_raw_paths``) with their spread recalibrated step by
-        step from the outcomes published before the origin (``spread_scale``).
-        """
-        pt, paths, n_eff, how = self._raw_paths(origin_id, model, cutoffs)
-        mean, _ = self.moments(origin_id, model)
-        scale, n_cal = self.spread_scale(origin_id, model)
-        if n_cal:
-            paths = mean[None, :] + scale[None, :] * (paths - mean[None, :])
-            how += (f"; spread rescaled per step by how far {n_cal}+ earlier outcomes fell from their "
-                    f"forecasts (x{scale[0]:.2f} at step 1, x{scale[-1]:.2f} at step {scale.size})")
-        return self.unwork(pt), self.unwork(paths), n_eff, how
-
-    def moments(self, origin_id: int, model: str) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and standard deviation per step of the model's raw working-scale paths at an origin."""
-        key = (origin_id, model)
-        hit = self._moments.get(key)
-        if hit is None:
-            _, paths, _, _ = self._raw_paths(origin_id, model)
-            hit = self._moments[key] = (paths.mean(axis=0), paths.std(axis=0))
-        return hit
-
-    def spread_scale(self, origin_id: int, model: str) -> tuple[np.ndarray, int]:
-        """Per-step factor for the spread of the paths at an origin, and the fewest outcomes behind it.
-
-        An earlier rolling origin's outcome at step h, once published by this origin's date (value as known
-        then), is standardised by that origin's raw predictive mean and spread at step h; the factor is the
-        root mean square of those z-scores. Steps with fewer than ``MIN_CALIBRATION`` outcomes take the
-        factor of the longest step that has them; with none, every factor is 1 and the count is 0.
-        """
-        key = (origin_id, model)
-        hit = self._scales.get(key)
-        if hit is not None:
-            return hit
-        ones = np.ones(self.cfg.max_h)
-        got = self.raw_errors(origin_id).get(model)
-        result: tuple[np.ndarray, int] = (ones, 0)
-        if got is not None:
-            ids, errs = got
-            z = np.full_like(errs, np.nan)
-            for i, oid in enumerate(ids):
-                row = errs[i]
-                if np.isnan(row).all():
-                    continue
-                mean, sd = self.moments(int(oid), model)
-                offset = mean - self.point(int(oid), model)  # errors are from the point; z from the mean
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    z[i] = np.where(sd > 0, (row - offset) / sd, np.nan)
-            counts = (~np.isnan(z)).sum(axis=0)
-            calibrated = np.flatnonzero(counts >= MIN_CALIBRATION)
-            if calibrated.size:
-                rms = np.sqrt(np.nansum(z**2, axis=0) / np.maximum(counts, 1))
-                # each step takes the factor of the nearest calibrated step at or after it, else the last one
-                nxt = np.searchsorted(calibrated, np.arange(self.cfg.max_h))
-                scale = rms[calibrated[np.minimum(nxt, calibrated.size - 1)]]
-                result = (scale, int(counts[calibrated[-1]]))
-        self._scales[key] = result
-        return result
-
-    def _raw_paths(self, origin_id: int, model: str,
-                   cutoffs: Sequence[date] | None = None) -> tuple[np.ndarray, np.ndarray, int, str]:
-        """(point, sample paths, distinct error paths, how) on the *working* scale, before recalibration.
 
         A single model's paths are its point plus its own error paths. The combination's paths are the
         *mixture* of its members' paths, drawn in proportion to the combination weights, so disagreement
@@ -245,7 +167,7 @@ class Evaluation:
             pt = self.point(origin_id, model)
             errs = self.error_paths(origin_id, model)
             if errs.shape[0] >= MIN_PATHS:
-                return (pt, pt[None, :] + errs, errs.shape[0],
+                return (self.unwork(pt), self.unwork(pt[None, :] + errs), errs.shape[0],
                         f"empirical error paths at {errs.shape[0]} earlier origins")
             return self._fallback(origin_id, pt, errs.shape[0])
         w = self.weights.filter(pl.col("origin_id") == origin_id, pl.col("weight") > 0)
@@ -271,7 +193,7 @@ class Evaluation:
             paths[idx] = self.point(origin_id, m)[None, :] + errs[rows]
         how = (f"mixture of the members' empirical error paths ({n_eff}+ earlier origins each), "
                "drawn by combination weight")
-        return pt, paths, n_eff, how
+        return self.unwork(pt), self.unwork(paths), n_eff, how
 
     def _fallback(self, origin_id: int, pt: np.ndarray, n_known: int) -> tuple[np.ndarray, np.ndarray, int, str]:
         ts = self.training[origin_id]
@@ -279,7 +201,7 @@ class Evaluation:
                                  seed=_seed(self.series_id, origin_id))
         how = (f"random-walk bootstrap of past changes (only {n_known} earlier origins had outcomes; "
                f"{MIN_PATHS} needed for empirical error paths)")
-        return pt, pt[None, :] + errs, n_known, how
+        return self.unwork(pt), self.unwork(pt[None, :] + errs), n_known, how
 
 
 def _seed(series_id: str, origin_id: int) -> int:

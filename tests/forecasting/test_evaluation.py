@@ -10,7 +10,6 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from forecasting.evaluation import (
-    MIN_CALIBRATION,
     complete_paths,
     evaluate_target,
     implausible,
@@ -123,22 +122,3 @@ def test_leaderboard_scores_references_and_the_method_on_the_same_origins(synthe
     for c in ("mase", "coverage_80", "coverage_95", "winkler_80"):
         assert board[c].is_not_null().all(), c
     assert ((board["coverage_80"] <= board["coverage_95"]) | board["coverage_95"].is_null()).all()
-
-
-def test_spread_is_recalibrated_from_outcomes_known_at_the_origin() -> None:
-    """Synthetic: growth noise jumps from 1% to 8% a quarter; bands built on the calm years must widen."""
-    calm = synthetic_panel(SID, 64, seed=11)
-    rng = np.random.default_rng(5)
-    noise = np.where(np.arange(64) < 36, 0.01, 0.08) * rng.standard_normal(64)
-    panel = calm.with_columns(pl.Series("y", 1000 * np.exp(np.cumsum(0.02 + noise))))
-    ev = evaluate_target(panel, TARGETS[SID], date(2021, 6, 1))
-    rolling = ev.origins.filter(pl.col("kind") == "rolling")["origin_id"].to_list()
-    first_scale, first_n = ev.spread_scale(rolling[0], COMBINATION)
-    assert first_n == 0 and (first_scale == 1.0).all()  # nothing published yet: the raw spread stands
-    scale, n_cal = ev.spread_scale(ev.serving_id, COMBINATION)
-    assert n_cal >= MIN_CALIBRATION and (scale > 1.5).all()  # the 8% years fell far outside the 1% bands
-    mean, sd = ev.moments(ev.serving_id, COMBINATION)
-    paths = np.log(ev.sample_paths(ev.serving_id)[1])
-    np.testing.assert_allclose(paths.std(axis=0), scale * sd, rtol=1e-9)
-    np.testing.assert_allclose(paths.mean(axis=0), mean, rtol=1e-9)
-    assert "spread rescaled per step" in ev.sample_paths(ev.serving_id)[3]
