@@ -20,6 +20,7 @@ below 1e-7), not bit for bit.
 from __future__ import annotations
 
 import logging
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -294,7 +295,12 @@ def bulk_forecast(
     """
     sf = engine.statsforecast(models, freq, df, fallback_model)
     lv = list(level) or None
-    out = engine.run(lambda frame: sf.forecast(df=frame, h=h, level=lv), df)
+    with warnings.catch_warnings():
+        # AutoARIMA's optimiser warns for every candidate order that does not converge (thousands per
+        # training run, on stderr); the search already scores those candidates by their worse fit. Forked
+        # local workers inherit this filter; Dask workers keep their own.
+        warnings.filterwarnings("ignore", message="possible convergence problem", category=UserWarning)
+        out = engine.run(lambda frame: sf.forecast(df=frame, h=h, level=lv), df)
     return _conform(out, df, models, level)
 
 
