@@ -97,6 +97,7 @@ def guidance_spec(fc: Forecaster, guidance: pl.DataFrame, targets: list[str] | N
     echoed with whether it was used and why not. Guidance bases (e.g. incl. finance leases) differ from the
     cash capex series; the description says so.
     """
+    validate(fc, ScenarioSpec(name=GUIDANCE, targets=list(targets or [])))  # the model can run scenarios at all
     parts = CATALOG[CAPEX_DRIVER].parts
     by_ticker = {str(CATALOG[p].filter.get("ticker")): p for p in parts}
     years = scenario_years(fc)

@@ -236,8 +236,9 @@ def test_scenario_error_is_409_with_its_message(hbm_client: TestClient, monkeypa
 
 
 def test_model_without_hbm_calibration_is_409(client: TestClient) -> None:
-    err = _error(_post(client, {"scenario": "bull"}), 409)
-    assert err["code"] == "invalid_scenario" and "capex_hyperscalers_total" in err["message"]
+    for name in ("bull", "guidance"):
+        err = _error(_post(client, {"scenario": name}), 409)
+        assert err["code"] == "invalid_scenario" and "capex_hyperscalers_total" in err["message"], name
 
 
 def test_repeats_are_served_from_the_cache(hbm_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
