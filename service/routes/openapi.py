@@ -4,8 +4,12 @@ FastAPI derives the document from the routes (operation ids, named enums, bounds
 things depend on the app's settings and are set here, once per app:
 
 * **security**: admin operations always require ``X-API-Key``; read operations require it only when
-  ``CHIPCAST_READ_OPEN`` is false, and otherwise declare it optional (``[{}, {"ApiKey": []}]``), so a
-  generated client can read without a key when the server allows it;
+  ``CHIPCAST_READ_OPEN`` is false. While reads are open, the document's default is the optional requirement
+  ``[{}, {"ApiKey": []}]`` (a key may be sent, e.g. for its own rate-limit bucket, and is checked if sent),
+  which read operations inherit; admin operations override it with the required one and probes, metrics and
+  the page with none. Inheriting instead of repeating ``[{}, ...]`` on each read is what lets generators that
+  read only an operation's own list (openapi-python-client 0.29, its issue #1372) accept an unauthenticated
+  client for reads, while schemathesis and the spec see the same optional requirement;
 * **levels**: ``level`` takes at most ``CHIPCAST_MAX_LEVELS`` values (``maxItems``);
 * **binary responses**: the PNG chart is ``image/png`` with a ``format: binary`` string schema only.
 
@@ -38,11 +42,17 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
 def apply_settings(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Adjust ``schema`` in place (and return it)."""
     required: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
+    if settings.read_open:
+        schema["security"] = [{}, *required]
     for path, item in schema.get("paths", {}).items():
         for op in item.values():
-            if "security" in op:
-                op["security"] = required if path.startswith("/v1/admin") or not settings.read_open \
-                    else [{}, *required]
+            if "security" not in op:  # takes no key at all (probes, metrics, the page)
+                if settings.read_open:
+                    op["security"] = []
+            elif path.startswith("/v1/admin") or not settings.read_open:
+                op["security"] = required
+            else:
+                del op["security"]  # a read: the document's optional requirement
             for param in op.get("parameters", []):
                 if param.get("name") == "level" and param.get("in") == "query":
                     for branch in param["schema"].get("anyOf", [param["schema"]]):
