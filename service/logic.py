@@ -160,6 +160,8 @@ def series_list(panel: pl.DataFrame, loaded: LoadedModel | None, today: date, fo
                 modelled: Sequence[ModelledSeriesResponse] = ()) -> SeriesListResponse:
     """Every catalog series with its latest figure and staleness; ``forecast`` filters on being forecast."""
     models = loaded.forecaster.models if loaded else {}
+    record = loaded.forecaster.track_record if loaded else pl.DataFrame()
+    with_record = set(record["series_id"].unique().to_list()) if record.height else set()
     rows = []
     for spec in CATALOG.values():
         sm = models.get(spec.id)
@@ -174,6 +176,7 @@ def series_list(panel: pl.DataFrame, loaded: LoadedModel | None, today: date, fo
             forecast=sm is not None, currency=money_currency(spec),  # type: ignore[arg-type]
             max_horizon=max_horizon(sm) if sm is not None else None,
             max_outlook_years=max_outlook_years(sm) if sm is not None else None,
+            track_record=spec.id in with_record,
         ))
     return SeriesListResponse(count=len(rows), model_version=loaded.version if loaded else None, series=rows,
                               modelled=list(modelled) if forecast is not False else [])

@@ -225,6 +225,7 @@ class SeriesResponse(BaseModel):
     max_outlook_years: int | None = Field(
         description="calendar years the serving model's forecast of this series completes (the largest outlook "
                     "`horizon`; null: not forecast)")
+    track_record: bool = Field(default=False, description="true if GET /v1/track-record/{id} has a stored record")
 
 
 class ModelledSeriesResponse(BaseModel):

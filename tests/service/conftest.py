@@ -72,6 +72,15 @@ def hbm_loaded(hbm_trained: TrainResult) -> LoadedModel:
     return make_loaded(hbm_trained, version="7")
 
 
+@pytest.fixture(scope="session")
+def wsts_loaded() -> LoadedModel:
+    """Monthly worldwide sales with what the dashboard must draw: the 2025-08 gap in the published history, a
+    nowcast month and the stored track record (about a minute: only the dashboard tests ask for it)."""
+    result = train(["wsts_worldwide_sales"], data_dir=REAL_DATA_DIR)
+    assert result.forecaster.track_record.height and result.forecaster.models["wsts_worldwide_sales"].data.nowcast
+    return make_loaded(result, version="3")
+
+
 def settings_for(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "api_keys_read": [READ_KEY],
