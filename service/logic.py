@@ -176,7 +176,7 @@ def series_list(panel: pl.DataFrame, loaded: LoadedModel | None, today: date, fo
             forecast=sm is not None, currency=money_currency(spec),  # type: ignore[arg-type]
             max_horizon=max_horizon(sm) if sm is not None else None,
             max_outlook_years=max_outlook_years(sm) if sm is not None else None,
-            track_record=spec.id in with_record,
+            track_record=spec.id in with_record, backtest=sm is not None and has_backtest(sm),
         ))
     return SeriesListResponse(count=len(rows), model_version=loaded.version if loaded else None, series=rows,
                               modelled=list(modelled) if forecast is not False else [])
@@ -434,9 +434,13 @@ def fan_chart(loaded: LoadedModel, series_id: str) -> bytes:
 # ------------------------------------------------------------------------------------------ backtests, models
 
 
+def has_backtest(sm: SeriesModel) -> bool:
+    return sm.kind == "fitted" and sm.leaderboard.height > 0
+
+
 def backtest_response(loaded: LoadedModel, series_id: str, today: date) -> BacktestResponse:
     sm = require_forecast_series(loaded, series_id)
-    if sm.kind != "fitted" or sm.leaderboard.height == 0:
+    if not has_backtest(sm):
         raise ApiError(404, "no_backtest",
                        f"{series_id} has no backtest: "
                        + ("it is a structural model calibrated on dated estimates (no history to backtest on); "

@@ -226,6 +226,8 @@ class SeriesResponse(BaseModel):
         description="calendar years the serving model's forecast of this series completes (the largest outlook "
                     "`horizon`; null: not forecast)")
     track_record: bool = Field(default=False, description="true if GET /v1/track-record/{id} has a stored record")
+    backtest: bool = Field(default=False, description="true if GET /v1/backtests/{id} has a leaderboard (series "
+                                                      "derived from others, e.g. bottom-up totals, may not)")
 
 
 class ModelledSeriesResponse(BaseModel):

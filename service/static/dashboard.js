@@ -789,15 +789,17 @@
       forecast: "v1/forecasts/" + enc,
       outlook: "v1/forecasts/" + enc + "/outlook?horizon=" + Math.max(1, entry.max_outlook_years || 2)
     };
-    if (!entry.modelled) {
-      urls.history = "v1/series/" + enc + "/history";
-      urls.backtest = "v1/backtests/" + enc;
-    }
+    if (!entry.modelled) { urls.history = "v1/series/" + enc + "/history"; }
+    if (entry.backtest) { urls.backtest = "v1/backtests/" + enc; }
     if (entry.track_record) { urls.track = "v1/track-record/" + enc; }
     current = { id: id, urls: urls };
     setStatus("Loading " + id + "…");
     var names = Object.keys(urls);
-    return Promise.all(names.map(function (n) { return bodies[urls[n]] ? Promise.resolve(bodies[urls[n]]) : get(urls[n]); }))
+    var optional = { backtest: true, track: true };  // the view stands without them
+    return Promise.all(names.map(function (n) {
+      if (bodies[urls[n]]) { return Promise.resolve(bodies[urls[n]]); }
+      return optional[n] ? get(urls[n]).catch(function () { delete urls[n]; return null; }) : get(urls[n]);
+    }))
       .then(function () {
         if (!current || current.id !== id) { return; }
         draw();

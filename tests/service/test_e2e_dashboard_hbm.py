@@ -129,6 +129,12 @@ def test_dashboard_shows_hbm_memory_and_runs_capex_scenarios(make_app: AppFactor
             page.go_forward()
             expect(page.locator("#title")).to_contain_text("Micron")
             expect(select).to_have_value("micron_revenue")
+            # a series derived from others (the memory market from the makers' revenues) has no leaderboard
+            select.select_option("wsts_memory_sales_annual")
+            expect(page.locator("#title")).to_contain_text("memory", timeout=20_000)
+            expect(page.locator("#status")).to_have_text("")
+            expect(page.locator("#leaderboard-section")).to_be_hidden()
+            expect(page.locator("#chart svg polyline.fc")).to_have_count(1)
 
             page.set_viewport_size({"width": 390, "height": 844})
             page.wait_for_timeout(600)
