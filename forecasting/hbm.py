@@ -322,6 +322,10 @@ class ScenarioSpec:
     hbm_content: float | None = None
     description: str = ""
     sources: list[str] = field(default_factory=list)
+    #: the guidance scenario: every dated statement considered (used or not, and why), and per company and
+    #: year whether its guidance or its baseline was used (see forecasting.scenarios.guidance_spec)
+    statements: list[dict[str, Any]] = field(default_factory=list)
+    companies: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def named(cls, name: str, targets: list[str] | None = None) -> ScenarioSpec:

@@ -7,8 +7,12 @@ Every HTTP request passes here once (pure ASGI, no per-request objects it does n
   a body has ``body_timeout`` seconds to arrive, then 408. Both close the connection.
 * **Metrics.** Requests and latency by route template (label children cached in ``ServiceMetrics``).
 * **Conditional GETs.** Every 200 GET gets a strong ETag (taken from the response when the route cached it,
-  else hashed here) and a Cache-Control; a matching ``If-None-Match`` turns it into an empty 304. Other
-  methods get ``Cache-Control: no-store`` unless they set one.
+  else hashed here), a Cache-Control and the ``Vary`` its body depends on (``X-API-Key`` when reads need a
+  key, so a shared cache never hands one caller's answer to another; ``Accept`` where ``Accept: text/csv``
+  chooses CSV); a matching ``If-None-Match`` turns it into an empty 304. Other methods get
+  ``Cache-Control: no-store`` unless they set one.
+* **HEAD.** Every GET route answers HEAD: the request runs as the GET it mirrors (same checks, limits, status
+  and headers, Content-Length included) and the body is dropped here, so no route declares HEAD itself.
 * **Cached reads.** A 200 GET of a route in :data:`CACHEABLE_ROUTES` is remembered by its raw path and
   query. The next GET of the same path and query is answered straight from those bytes: the key check, the
   rate limit, the 304 and the metrics are applied here, with the same statuses, headers and bodies the full
@@ -34,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.config import Settings
 from service.deps import Runtime
 from service.errors import error_response
-from service.http_cache import cache_policy, etag_matches, strong_etag
+from service.http_cache import cache_policy, etag_matches, strong_etag, vary
 from service.metrics import UNMATCHED, route_template
 from service.security import rate_limited
 from service.state import ResultCache
@@ -96,6 +100,9 @@ class FrontDoor:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        if scope["method"] == "HEAD":  # a GET without its body (RFC 9110 9.3.2)
+            scope = {**scope, "method": "GET"}
+            send = _without_body(send)
         if scope["method"] == "GET":
             generation = self.runtime.generation
             if generation != self._generation:  # the model or panel was swapped: forget what was served
@@ -227,6 +234,9 @@ class FrontDoor:
                 headers.append((b"etag", etag.encode("latin-1")))
             if not has_policy:
                 headers.append((b"cache-control", cache_policy(scope["path"], self.settings).encode("latin-1")))
+            varies = vary(scope["path"], self.settings)
+            if varies and not any(k.lower() == b"vary" for k, _ in headers):
+                headers.append((b"vary", varies.encode("latin-1")))
             headers_304 = [(k, v) for k, v in headers if k.lower() not in NOT_IN_304]
             answered = (etag, body, headers, headers_304)
             if etag_matches(if_none_match, etag):
@@ -268,3 +278,14 @@ class FrontDoor:
             return message
 
         return receive_by_deadline
+
+
+def _without_body(send: Send) -> Send:
+    """``send`` for a HEAD request: every header as the GET sends it, no body bytes."""
+
+    async def send_head(message: Message) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_head

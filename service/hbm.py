@@ -2,23 +2,40 @@
 
 HBM revenue itself is served by the generic forecast routes (it is a series model like any other).
 Scenario POSTs run on demand: the request is resolved to a ``ScenarioSpec`` and handed to
-``forecasting.scenarios.run_scenario``, whose one validator raises ``ScenarioError``; the app's single
-handler turns that into a 422 stating the allowed values.
+``forecasting.scenarios.run_scenario``. What the schema can state (modes, bounds per mode, targets, the
+``hbm_content`` range, exactly one of a named scenario or a path) is refused by request validation with a
+422; what depends on the serving model (the years its capex forecast completes, absolute capex relative to
+its baseline, targets it does not forecast, a model without capex) is refused by forecasting's one validator
+(``ScenarioError``), which this module turns into a 409 carrying forecasting's own message.
+
+The ``guidance`` scenario reads the dated company statements (``pipelines.guidance``) from the configured data
+directory: they are a scenario input, never data a model is trained on.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
-from forecasting.hbm import ScenarioSpec, assumptions_of, validate
-from forecasting.scenarios import run_scenario, scenario_to_dict
+import polars as pl
+
+from forecasting.hbm import ScenarioError, ScenarioSpec, assumptions_of, validate
+from forecasting.result import round_value
+from forecasting.scenarios import GUIDANCE, guidance_spec, run_scenario, scenario_to_dict
 from forecasting.serving import LoadedModel
+from pipelines.config import get_data_settings
+from pipelines.guidance import load_capex_guidance
 from service.errors import ApiError
-from service.logic import serving_model
-from service.schemas import HbmAssumptionsResponse, ScenarioRequest, ScenarioResponse
+from service.logic import PUBLISHED_DIGITS, serving_model
+from service.schemas import HbmAssumptionsResponse, NamedScenarioRequest, ScenarioRequest, ScenarioResponse
 
 ScenarioKey = tuple[str, str, str]
+GuidanceLoader = Callable[[], pl.DataFrame]
+#: significant digits of calibrated ratios and elasticities
+RATIO_DIGITS = 4
 
 
 def assumptions_response(loaded: LoadedModel) -> HbmAssumptionsResponse:
@@ -26,51 +43,71 @@ def assumptions_response(loaded: LoadedModel) -> HbmAssumptionsResponse:
         raise ApiError(404, "no_hbm_model",
                        f"model version {loaded.version} has no HBM calibration: it was trained without "
                        "capex_hyperscalers_total")
-    body = _finite(assumptions_of(loaded.forecaster).to_dict())
+    body = present(assumptions_of(loaded.forecaster).to_dict())
     assert isinstance(body, dict)
     return HbmAssumptionsResponse.model_validate({**body, "model": serving_model(loaded)})
 
 
-def _finite(obj: object) -> object:
-    """The same structure with every non-finite float replaced by None (JSON has no NaN)."""
-    import math
-
+def present(obj: object, key: str = "") -> object:
+    """The same structure for JSON: non-finite floats as None, amounts (``*_usd_m``, ``*_usd_bn``: sums of
+    published figures) cleaned to 12 significant digits, every other float (ratios, elasticities, standard
+    errors) rounded to 4."""
     if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
+        if not math.isfinite(obj):
+            return None
+        return round_value(obj, PUBLISHED_DIGITS if key.endswith(("_usd_m", "_usd_bn")) else RATIO_DIGITS)
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: present(v, str(k)) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
+        return [present(v, key) for v in obj]
     return obj
 
 
-def scenario_spec(loaded: LoadedModel, body: ScenarioRequest) -> ScenarioSpec:
-    """The request as a validated, canonical spec (targets resolved) before any work starts.
+def default_guidance() -> pl.DataFrame:
+    """Every dated capex statement in the configured data directory, context rows included (they are echoed)."""
+    return load_capex_guidance(get_data_settings().data_dir, include_context=True)
 
-    Everything model-dependent is checked by forecasting's one validator; a refusal raises ScenarioError.
+
+def scenario_spec(loaded: LoadedModel, body: ScenarioRequest,
+                  guidance: GuidanceLoader = default_guidance) -> ScenarioSpec:
+    """The request as a validated, canonical spec (targets resolved) before any scenario work starts.
+
+    Model-dependent refusals (``ScenarioError``) answer 409 with forecasting's message, which states what
+    the serving model allows. Reads the serving model's capex paths: call it off the event loop.
     """
-    if body.scenario is not None:
-        spec = ScenarioSpec.named(body.scenario, list(body.targets or []))
-    else:
-        assert body.capex is not None  # the request model enforces exactly one of scenario / capex
-        spec = ScenarioSpec(name=body.name or "custom", mode=body.capex.mode,
-                            values=dict(sorted(body.capex.values.items())), targets=list(body.targets or []),
-                            description=f"user-defined capex path ({body.capex.mode})")
-    spec.hbm_content = body.hbm_content
-    return validate(loaded.forecaster, spec)
+    targets = [t.value for t in body.targets or []]
+    try:
+        if isinstance(body, NamedScenarioRequest):
+            if body.scenario == GUIDANCE:
+                return guidance_spec(loaded.forecaster, guidance(), targets, body.hbm_content)
+            spec = ScenarioSpec.named(body.scenario.value, targets)
+        else:
+            capex = body.capex
+            spec = ScenarioSpec(name=body.name or "custom", mode=capex.mode,
+                                values=dict(sorted(capex.values.items())), targets=targets,
+                                description=f"user-defined capex path ({capex.mode})")
+        spec.hbm_content = body.hbm_content
+        return validate(loaded.forecaster, spec)
+    except ScenarioError as exc:
+        raise ApiError(409, "invalid_scenario", str(exc)) from None
 
 
 def scenario_key(loaded: LoadedModel, spec: ScenarioSpec) -> ScenarioKey:
     """Cache key: the model plus the canonical scenario, so equivalent requests share one entry."""
     canonical = json.dumps({"name": spec.name, "mode": spec.mode,
                             "values": {str(k): float(v) for k, v in spec.values.items()}, "targets": spec.targets,
-                            "hbm_content": spec.hbm_content, "description": spec.description}, sort_keys=True)
+                            "hbm_content": spec.hbm_content, "description": spec.description,
+                            "sources": spec.sources}, sort_keys=True)
     return (loaded.version, loaded.run_id, canonical)
 
 
 def scenario_response(loaded: LoadedModel, spec: ScenarioSpec, today: date) -> ScenarioResponse:
-    """Run the scenario (call from a worker thread); a refused scenario raises ScenarioError (-> 422)."""
-    result = run_scenario(loaded.forecaster, spec)
-    body = scenario_to_dict(result, loaded.metadata(), today=today)
-    body["assumptions"] = {**_finite(body["assumptions"]), "model": None}  # type: ignore[dict-item]
+    """Run the scenario (call from a worker thread); a refused scenario raises ScenarioError -> 409."""
+    try:
+        result = run_scenario(loaded.forecaster, spec)
+    except ScenarioError as exc:
+        raise ApiError(409, "invalid_scenario", str(exc)) from None
+    body: dict[str, Any] = scenario_to_dict(result, loaded.metadata(), today=today)
+    body["assumptions"] = {**present(body["assumptions"]), "model": None}  # type: ignore[dict-item]
+    body["scenario"] = present(body["scenario"])
     return ScenarioResponse.model_validate(body)

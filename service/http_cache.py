@@ -70,6 +70,24 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return etag.removeprefix("W/") in tags
 
 
+#: routes whose body depends on ``Accept`` (``text/csv`` selects CSV), by path shape
+_NEGOTIATED = ("/v1/forecasts/", "/v1/track-record/")
+
+
+def vary(path: str, settings: Settings) -> str:
+    """The request headers a 200 GET's body or its cache policy depends on (``Vary``), empty if none.
+
+    With reads behind keys (``private``), who may read is decided per ``X-API-Key``; forecasts, outlooks
+    and track records choose CSV by ``Accept``.
+    """
+    names = []
+    if path.startswith("/v1/") and not settings.read_open:
+        names.append("X-API-Key")
+    if path.startswith(_NEGOTIATED) and not path.endswith(".png"):
+        names.append("Accept")
+    return ", ".join(names)
+
+
 def cache_policy(path: str, settings: Settings) -> str:
     """Cache-Control per route family. Reads are ``private`` whenever a key is required to make them."""
     scope = "public" if settings.read_open else "private"

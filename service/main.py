@@ -33,6 +33,7 @@ from service.jobs import JobRegistry
 from service.metrics import ServiceMetrics
 from service.routes import api_router, dashboard, health
 from service.routes.dashboard import STATIC_DIR
+from service.routes.openapi import install_openapi
 from service.security import KeyRing, RateLimiter
 from service.server import serve_app
 from service.state import ChartCache, ModelHolder, PanelLoader, ResultCache, Serving
@@ -50,6 +51,9 @@ prediction intervals.
   Forecasts are read off sample paths stored at train time, so polling never fits a model.
 
 Errors always look like `{"error": {"code": ..., "message": ..., "detail": ...}}`. Keys go in `X-API-Key`.
+A parameter the schema does not allow answers 422; a well-formed request this series or the serving model cannot
+answer (a horizon beyond the series' own maximum, US$ for a series that is not money) answers 409 with what it can.
+Every GET also answers HEAD.
 """
 
 
@@ -166,6 +170,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_openapi(app, settings)
     return app
 
 

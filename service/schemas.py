@@ -3,15 +3,89 @@
 Forecast bodies mirror ``forecasting.result.to_dict`` field for field (the CLI prints the same JSON).
 Intervals are always a list of ``{"level": 80, "lo": ..., "hi": ...}``. Numbers that are not finite are
 ``null``; levels are rounded to 6 significant digits and percentages to 2 decimals.
+
+Every closed set of values is a *named* enum (``Frequency``, ``ScenarioName``, ``CapexMode``, ...), so clients
+generated from ``/openapi.json`` get one type per concept, and every bound the server enforces on a request
+is stated here (``ge``/``le``, patterns, ``oneOf``), so a schema-valid request is never refused as invalid.
+What a schema cannot say (the maximum horizon of *this* series, the years *this* model's capex forecast
+covers) is a property of the series or of the serving model: such requests answer 409 with what is possible.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, JsonValue, Tag, field_validator
 from pydantic.config import JsonDict
+
+from forecasting.hbm import BOUNDS, HBM_CONTENT_BOUNDS, HBM_ID, MEMORY_TARGETS
+from forecasting.targets import LEVEL_RANGE
+from pipelines.catalog import Frequency
+
+__all__ = ["Frequency"]
+
+
+class OutputFormat(StrEnum):
+    """Representation of a read: JSON (default) or CSV for spreadsheets."""
+
+    JSON = "json"
+    CSV = "csv"
+
+
+class Currency(StrEnum):
+    """Currency a money series can be shown in (its own, or US$ by ``?currency=USD``)."""
+
+    USD = "USD"
+    KRW = "KRW"
+    TWD = "TWD"
+
+
+class TargetCurrency(StrEnum):
+    """Currencies values can be converted to: US$ only (Fed H.10 monthly average rates)."""
+
+    USD = "USD"
+
+
+def _iso_date_only(value: Any) -> Any:
+    """Dates in requests are YYYY-MM-DD only (pydantic alone would also read 0 as 1970-01-01)."""
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("a date must be written YYYY-MM-DD")
+    if not isinstance(value, str | date):
+        raise ValueError("a date must be written YYYY-MM-DD")
+    return value
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: a request date: ``format: date`` in the schema, YYYY-MM-DD on the wire
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+
+def bounded(lo: float, hi: float) -> BeforeValidator:
+    """A validator that refuses a number outside ``lo..hi`` with a message stating both ends.
+
+    Put it after ``Field(ge=lo, le=hi)`` on the same type (it runs first, the schema keeps the bounds), so the
+    schema states exactly what is refused.
+    """
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool):
+            return value  # not a number: the type check says so
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return value
+        if number == number and not lo <= number <= hi:  # NaN is left to the finiteness check
+            raise ValueError(f"must be between {lo:g} and {hi:g}, got {number:g}")
+        return value
+
+    return BeforeValidator(check)
+
+
+#: interval levels a request may ask for, in % (the schema states them; the server enforces the same)
+LEVEL_MIN, LEVEL_MAX = LEVEL_RANGE
+Level = Annotated[int, Field(ge=LEVEL_MIN, le=LEVEL_MAX), bounded(LEVEL_MIN, LEVEL_MAX)]
 
 _MODEL_EXAMPLE: JsonDict = {
     "version": "3",
@@ -69,9 +143,27 @@ class ServingModel(BaseModel):
 class IntervalBand(BaseModel):
     """A prediction interval at one level (%)."""
 
-    level: int = Field(ge=50, le=99)
+    level: Level
     lo: float | None
     hi: float | None
+
+
+class CurrencyConversion(BaseModel):
+    """How values were converted to another currency (set only when ``?currency=`` asked for it)."""
+
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, serialize_by_alias=True,
+                              json_schema_extra={"examples": [{
+                                  "from": "KRW", "to": "USD", "unit": "US$ bn",
+                                  "rule": "history: each period at its month-average rate (quarters: mean of the "
+                                          "three months); forecasts: at the last published month's rate",
+                                  "note": "Converted from KRW trn to US$ bn ...", "rate_through": "2026-09-01"}]})
+
+    from_: Currency = Field(alias="from", description="currency the series is published in")
+    to: Currency = Field(description="currency of every value in this response")
+    unit: str = Field(description="unit of the converted values, e.g. US$ bn")
+    rule: str = Field(description="which rate converted which period")
+    note: str = Field(description="the conversion as stated by pipelines.fx (rates used, carried-forward periods)")
+    rate_through: date | None = Field(default=None, description="newest month with a published rate")
 
 
 # ------------------------------------------------------------------------------------------ series
@@ -100,6 +192,9 @@ class SeriesResponse(BaseModel):
                     "staleness_days": 0,
                     "gaps": [],
                     "forecast": True,
+                    "currency": "USD",
+                    "max_horizon": 12,
+                    "max_outlook_years": 3,
                 }
             ]
         }
@@ -108,7 +203,7 @@ class SeriesResponse(BaseModel):
     id: str
     name: str
     unit: str
-    frequency: Literal["monthly", "quarterly", "annual"]
+    frequency: Frequency
     source: str
     publication_lag_days: int
     notes: str
@@ -121,6 +216,18 @@ class SeriesResponse(BaseModel):
     staleness_days: int | None = Field(description="days past next_expected (0 if the next figure is not due)")
     gaps: list[date] = Field(description="periods missing inside the history (never filled)")
     forecast: bool = Field(description="true if the serving model forecasts this series")
+    currency: Currency | None = Field(
+        description="currency of the amounts (null: an index, ratio or rate); any money series can be read in "
+                    "US$ with ?currency=USD")
+    max_horizon: int | None = Field(
+        description="longest `horizon` GET /v1/forecasts/{id} serves for this series with the serving model "
+                    "(null: not forecast); a larger one answers 409")
+    max_outlook_years: int | None = Field(
+        description="calendar years the serving model's forecast of this series completes (the largest outlook "
+                    "`horizon`; null: not forecast)")
+    track_record: bool = Field(default=False, description="true if GET /v1/track-record/{id} has a stored record")
+    backtest: bool = Field(default=False, description="true if GET /v1/backtests/{id} has a leaderboard (series "
+                                                      "derived from others, e.g. bottom-up totals, may not)")
 
 
 class ModelledSeriesResponse(BaseModel):
@@ -129,7 +236,7 @@ class ModelledSeriesResponse(BaseModel):
     id: str
     name: str
     unit: str
-    frequency: Literal["annual"]
+    frequency: Frequency
     model_name: str = Field(description="'structural': a transparent formula, not a backtested time-series model")
     formula: str
     inputs: list[str] = Field(description="catalog series and data files the model is built or calibrated from")
@@ -137,6 +244,8 @@ class ModelledSeriesResponse(BaseModel):
     published: Literal[False] = Field(default=False, description="always false: there is no published history")
     forecast: Literal[True] = True
     endpoints: dict[str, str] = Field(description="where to read the forecast, outlook, chart and assumptions")
+    max_horizon: int = Field(description="longest `horizon` served (periods = calendar years)")
+    max_outlook_years: int = Field(description="calendar years the model completes")
 
 
 class SeriesListResponse(BaseModel):
@@ -154,7 +263,7 @@ class SeriesListResponse(BaseModel):
 
 class ObservationResponse(BaseModel):
     ds: date = Field(description="period start date")
-    value: float | None
+    value: float | None = Field(description="as published (in US$ when converted)")
     period_end: date | None
     published: date | None = Field(description="date the figure is typically public")
 
@@ -183,11 +292,13 @@ class HistoryResponse(BaseModel):
 
     series_id: str
     name: str
-    unit: str
-    frequency: str
+    unit: str = Field(description="unit of the values (the converted unit with ?currency=)")
+    frequency: Frequency
     start: date | None
     end: date | None
     observations: list[ObservationResponse]
+    currency: CurrencyConversion | None = Field(default=None, description="set when values were converted")
+    notes: list[str] = Field(default_factory=list, description="conversions, empty ranges and other caveats")
 
 
 # ------------------------------------------------------------------------------------------ forecasts
@@ -291,14 +402,14 @@ class _ForecastBase(BaseModel):
     series_id: str
     name: str
     unit: str
-    frequency: str
+    frequency: Frequency
     horizon: int = Field(description="periods forecast (for outlooks: the periods the years needed)")
-    levels: list[int]
+    levels: list[Level]
     method: MethodResponse
     data: DataStatusResponse
     model: ServingModel | None
     notes: list[str] = Field(description="secondary sources, conversions, caveats")
-    currency: dict[str, Any] | None = Field(default=None, description="set when values were converted")
+    currency: CurrencyConversion | None = Field(default=None, description="set when values were converted")
 
 
 class ForecastResponse(_ForecastBase):
@@ -364,11 +475,18 @@ class BacktestResponse(BaseModel):
 # ------------------------------------------------------------------------------------------ track record
 
 
+class TrackRecordHorizon(StrEnum):
+    """Which year a track-record forecast was about: the year of the origin or the next one."""
+
+    CURRENT = "current"
+    NEXT = "next"
+
+
 class TrackRecordRow(BaseModel):
     origin: date = Field(description="the day the forecast would have been made (1 June or 1 December)")
     last_observation: date = Field(description="newest period published by then")
     year: int
-    horizon: Literal["current", "next"]
+    horizon: TrackRecordHorizon
     model: str
     forecast_growth_pct: float | None
     growth_intervals: list[IntervalBand]
@@ -529,61 +647,171 @@ class HbmAssumptionsResponse(BaseModel):
 
 # ------------------------------------------------------------------------------------------ scenarios
 
-ScenarioName = Literal["bear", "base", "bull"]
-CapexMode = Literal["relative_to_baseline_pct", "yoy_growth_pct", "absolute_usd_m"]
+class ScenarioName(StrEnum):
+    """Named capex scenarios: bear/base/bull against the capex forecast, guidance from dated company statements."""
+
+    BEAR = "bear"
+    BASE = "base"
+    BULL = "bull"
+    GUIDANCE = "guidance"
+
+
+class CapexMode(StrEnum):
+    """How a capex path is stated."""
+
+    RELATIVE_TO_BASELINE_PCT = "relative_to_baseline_pct"
+    YOY_GROWTH_PCT = "yoy_growth_pct"
+    ABSOLUTE_USD_M = "absolute_usd_m"
+
+
+class ScenarioTargetId(StrEnum):
+    """Series a capex scenario conditions: the memory revenues and HBM revenue."""
+
+    MICRON_REVENUE = MEMORY_TARGETS[0]
+    SKHYNIX_REVENUE = MEMORY_TARGETS[1]
+    WSTS_MEMORY_SALES_ANNUAL = MEMORY_TARGETS[2]
+    HBM_REVENUE = HBM_ID
+
+
 ScenarioYear = Annotated[int, Field(ge=2000, le=2100)]
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-TargetId = Annotated[str, Field(min_length=1, max_length=64)]
+#: JSON object keys are strings: the schema says which strings are years
+_YEAR_KEYS: JsonDict = {"propertyNames": {"pattern": "^(20[0-9]{2}|2100)$"}}
+_REL_LO, _REL_HI = BOUNDS["relative_to_baseline_pct"]
+_YOY_LO, _YOY_HI = BOUNDS["yoy_growth_pct"]
+_ABS_LO, _ABS_HI = BOUNDS["absolute_usd_m"]
+_YEARS_NOTE = ("Keys are calendar years; each must be a year the serving model's capex forecast completes (GET "
+               "/v1/models/hbm/assumptions and the 409 name them). Years left out keep the baseline.")
 
 
-class CapexPathRequest(BaseModel):
-    """A user-defined hyperscaler capex path for some forecast years; other years keep the baseline."""
+class RelativeCapexPath(BaseModel):
+    """Capex x% above or below the capex forecast in the years given."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"mode": "relative_to_baseline_pct", "values": {"2026": 50, "2027": 50}}]},
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"mode": "relative_to_baseline_pct", "values": {"2026": 50, "2027": 50}}]})
 
-    mode: CapexMode = Field(
-        description="relative_to_baseline_pct: % above/below the capex forecast (-75..200); yoy_growth_pct: % "
-                    "growth over the prior year (-50..150); absolute_usd_m: capex in US$ m per calendar year "
-                    "(0.25x..4x the baseline year)")
-    values: dict[ScenarioYear, FiniteFloat] = Field(
-        min_length=1, max_length=10,
-        description="calendar year (must be a year the capex forecast completes) -> value. Years left out keep "
-                    "the baseline (in yoy mode, the baseline's growth from the scenario level)")
+    mode: Literal["relative_to_baseline_pct"]
+    values: dict[ScenarioYear, Annotated[float, Field(ge=_REL_LO, le=_REL_HI, allow_inf_nan=False),
+                                         bounded(_REL_LO, _REL_HI)]] = Field(
+        min_length=1, max_length=10, json_schema_extra=_YEAR_KEYS,
+        description=f"year -> % vs the capex forecast, {_REL_LO:g}..{_REL_HI:g}. {_YEARS_NOTE}")
 
 
-class ScenarioRequest(BaseModel):
-    """Either a named scenario or a user-defined capex path (exactly one), for memory and HBM targets."""
+class YoyCapexPath(BaseModel):
+    """Capex growing x% over the prior calendar year; after the last year given the baseline's growth resumes."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"mode": "yoy_growth_pct", "values": {"2026": 40}}]})
+
+    mode: Literal["yoy_growth_pct"]
+    values: dict[ScenarioYear, Annotated[float, Field(ge=_YOY_LO, le=_YOY_HI, allow_inf_nan=False),
+                                         bounded(_YOY_LO, _YOY_HI)]] = Field(
+        min_length=1, max_length=10, json_schema_extra=_YEAR_KEYS,
+        description=f"year -> % growth over the prior year, {_YOY_LO:g}..{_YOY_HI:g}. {_YEARS_NOTE}")
+
+
+class AbsoluteCapexPath(BaseModel):
+    """Annual capex totals in US$ m."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"mode": "absolute_usd_m", "values": {"2027": 1000000}}]})
+
+    mode: Literal["absolute_usd_m"]
+    values: dict[ScenarioYear, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
+        min_length=1, max_length=10, json_schema_extra=_YEAR_KEYS,
+        description=(f"year -> capex in US$ m. Each must lie within {_ABS_LO:g}x..{_ABS_HI:g}x the baseline of "
+                     f"its year, which depends on the serving model (outside: 409 stating both ends). "
+                     f"{_YEARS_NOTE}"))
+
+
+CapexPathRequest = Annotated[RelativeCapexPath | YoyCapexPath | AbsoluteCapexPath, Field(discriminator="mode")]
+_TARGETS_FIELD = Field(
+    default=None, min_length=1, max_length=8,
+    description="memory targets and/or hbm_revenue; default: every scenario target of the serving model (one it "
+                "does not forecast answers 409)")
+_HBM_CONTENT_FIELD = Field(
+    default=None, ge=HBM_CONTENT_BOUNDS[0], le=HBM_CONTENT_BOUNDS[1],
+    description="fix HBM revenue per US$ of NVIDIA DC revenue in the scenario (the baseline never changes)")
+
+
+class NamedScenarioRequest(BaseModel):
+    """A named scenario for memory and HBM targets."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"scenario": "bull", "targets": ["hbm_revenue", "micron_revenue"]},
+        {"scenario": "bull", "targets": ["hbm_revenue", "micron_revenue"]}, {"scenario": "guidance"}]})
+
+    scenario: ScenarioName = Field(
+        description="bear (capex -15/-30/-40% vs baseline in 2026/27/28), base (the capex forecast), bull "
+                    "(+15/+30/+40%) or guidance (2026 capex from the companies' latest usable guidance)")
+    targets: list[ScenarioTargetId] | None = _TARGETS_FIELD
+    hbm_content: float | None = _HBM_CONTENT_FIELD
+
+
+class CustomScenarioRequest(BaseModel):
+    """A user-defined hyperscaler capex path for some forecast years; other years keep the baseline."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"name": "capex +50%", "capex": {"mode": "relative_to_baseline_pct",
                                          "values": {"2026": 50, "2027": 50, "2028": 50}},
-         "targets": ["hbm_revenue", "skhynix_revenue"], "hbm_content": 0.16},
-    ]})
+         "targets": ["hbm_revenue", "skhynix_revenue"], "hbm_content": 0.16}]})
 
-    scenario: ScenarioName | None = Field(
-        default=None, description="named scenario: bear (capex -15/-30/-40% vs baseline in 2026/27/28), base "
-                                  "(the capex forecast) or bull (+15/+30/+40%)")
-    capex: CapexPathRequest | None = Field(default=None, description="a user-defined capex path")
-    targets: list[TargetId] | None = Field(
-        default=None, min_length=1, max_length=8,
-        description="memory targets and/or hbm_revenue; default: every scenario target of the serving model")
-    hbm_content: float | None = Field(
-        default=None, ge=0.02, le=0.5,
-        description="fix HBM revenue per US$ of NVIDIA DC revenue in the scenario (the baseline never changes)")
-    name: str | None = Field(default=None, min_length=1, max_length=64,
-                             description="label of a user-defined path, echoed back (only with `capex`)")
+    capex: CapexPathRequest = Field(description="the capex path, by mode")
+    name: str | None = Field(default=None, min_length=1, max_length=64, description="label echoed back")
+    targets: list[ScenarioTargetId] | None = _TARGETS_FIELD
+    hbm_content: float | None = _HBM_CONTENT_FIELD
 
-    @model_validator(mode="after")
-    def _exactly_one_path(self) -> ScenarioRequest:
-        if (self.scenario is None) == (self.capex is None):
-            raise ValueError("give exactly one of 'scenario' (bear, base, bull) or 'capex' (a user-defined path)")
-        if self.name is not None and self.capex is None:
-            raise ValueError("'name' labels a user-defined capex path; named scenarios keep their own name")
-        return self
+
+def _scenario_kind(body: Any) -> str:
+    """Which branch a body is checked against, so its errors are about that branch only."""
+    if isinstance(body, dict):
+        return "custom" if "capex" in body else "named"
+    return "custom" if isinstance(body, CustomScenarioRequest) else "named"
+
+
+#: exactly one of a named scenario or a user-defined path: the schema is a oneOf of the two (no extra fields),
+#: so a body with both, or neither, matches neither
+ScenarioRequest = Annotated[
+    Annotated[NamedScenarioRequest, Tag("named")] | Annotated[CustomScenarioRequest, Tag("custom")],
+    Discriminator(_scenario_kind),
+]
+
+
+class GuidanceStatement(BaseModel):
+    """One dated capex statement considered by the guidance scenario, used or left out (and why)."""
+
+    company: str
+    ticker: str | None
+    series_id: str | None = Field(description="the company's capex series, if it is part of the capex driver")
+    date_stated: date | None
+    date_precision: str = Field(description="day, month or unknown")
+    period_covered: str
+    basis: str = Field(description="what the company counts as capex (may differ from cash paid for PP&E)")
+    low_usd_bn: float | None
+    high_usd_bn: float | None
+    midpoint_usd_bn: float | None
+    statement: str
+    source_url: str
+    flags: list[str] = Field(description="SECONDARY, CONFLICTING, DATE_APPROXIMATE, NO_NUMBER, CONTEXT_ONLY")
+    used: bool
+    reason: str = Field(description="why it was used, or why it was left out")
+
+
+class CapexSource(StrEnum):
+    """Where a company's capex in a guidance year comes from."""
+
+    GUIDANCE = "guidance"
+    BASELINE = "baseline"
+
+
+class GuidanceCompany(BaseModel):
+    """Where one company's capex in a guidance year comes from."""
+
+    company: str
+    series_id: str
+    year: int
+    value_usd_m: float | None = Field(description="the value used for the company in the scenario")
+    baseline_usd_m: float | None = Field(description="the company's own capex forecast for the year, if served")
+    source: CapexSource
+    statement_date: date | None = Field(description="date of the guidance used (null: baseline)")
 
 
 class ScenarioEcho(BaseModel):
@@ -594,6 +822,11 @@ class ScenarioEcho(BaseModel):
     hbm_content: float | None = Field(description="fixed HBM content in the scenario; null: sampled over its range")
     targets: list[str]
     bounds: dict[str, float] = Field(description="the allowed min and max of values in this mode")
+    sources: list[str] = Field(default_factory=list, description="where the values come from (guidance: URLs)")
+    statements: list[GuidanceStatement] = Field(
+        default_factory=list, description="guidance: every dated statement considered, used or not, and why")
+    companies: list[GuidanceCompany] = Field(
+        default_factory=list, description="guidance: per company and year, guidance or baseline")
 
 
 class CapexYear(BaseModel):
@@ -642,6 +875,13 @@ class ReloadResponse(BaseModel):
     model: ServingModel
 
 
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 class JobResponse(BaseModel):
     """A background job; poll ``GET /v1/admin/jobs/{id}`` until status is succeeded or failed."""
 
@@ -657,7 +897,7 @@ class JobResponse(BaseModel):
 
     id: str
     kind: str
-    status: Literal["queued", "running", "succeeded", "failed"]
+    status: JobStatus
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -670,6 +910,11 @@ class HealthResponse(BaseModel):
     status: Literal["ok"] = "ok"
 
 
+class ReadyStatus(StrEnum):
+    READY = "ready"
+    DEGRADED = "degraded"
+
+
 class ReadyResponse(BaseModel):
     """Ready to serve forecasts; ``degraded`` if the model came from the local cache, not the registry."""
 
@@ -678,7 +923,7 @@ class ReadyResponse(BaseModel):
                                          "alias": "champion", "loaded_at": "2026-11-28T08:00:00+00:00"}]}
     )
 
-    status: Literal["ready", "degraded"]
+    status: ReadyStatus
     model_version: str
     source: str
     alias: str

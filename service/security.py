@@ -117,18 +117,23 @@ class RateLimiter:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def acquire(self, client_id: str) -> float:
-        """Take one token; returns 0 if allowed, else the seconds until a token will be available."""
+    def acquire(self, client_id: str, cost: float = 1.0) -> float:
+        """Take ``cost`` tokens (1 per request; more for work beyond a cached read, see ``service.deps.Meter``).
+
+        Returns 0 if allowed, else the seconds until that many tokens will be available (nothing is taken).
+        A cost above the bucket size is charged as a full bucket, so it stays possible.
+        """
+        cost = min(cost, self.burst)
         now = self._clock()
         with self._lock:
             tokens, last = self._buckets.get(client_id, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[client_id] = (tokens - 1.0, now)
+            if tokens >= cost:
+                self._buckets[client_id] = (tokens - cost, now)
                 wait = 0.0
             else:
                 self._buckets[client_id] = (tokens, now)
-                wait = (1.0 - tokens) / self.rate
+                wait = (cost - tokens) / self.rate
             self._buckets.move_to_end(client_id)
             while len(self._buckets) > self.max_clients:
                 self._buckets.popitem(last=False)

@@ -14,10 +14,10 @@ from service.schemas import JobResponse, ReloadResponse
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminAccess])
 
-ADMIN_ERRORS = (401, 403, 429)
+ADMIN_ERRORS = (401, 403, 422, 429)
 
 
-@router.post("/reload", response_model=ReloadResponse, responses=errors(*ADMIN_ERRORS, 503),
+@router.post("/reload", response_model=ReloadResponse, operation_id="reloadModel", responses=errors(*ADMIN_ERRORS, 503),
              summary="Load the current champion and swap it in (old model kept on failure)")
 def reload(runtime: RuntimeDep) -> ReloadResponse:
     previous = runtime.holder.current.model
@@ -25,7 +25,8 @@ def reload(runtime: RuntimeDep) -> ReloadResponse:
     return logic.reload_response(serving, previous)
 
 
-@router.post("/retrain", status_code=202, response_model=JobResponse, responses=errors(*ADMIN_ERRORS, 409),
+@router.post("/retrain", status_code=202, response_model=JobResponse, operation_id="startRetrain",
+             responses=errors(*ADMIN_ERRORS, 409, descriptions={409: "A retrain job is already running"}),
              summary="Start a background retrain (then reload); returns the job to poll")
 def retrain(runtime: RuntimeDep) -> JobResponse:
     def reload_after() -> str:
@@ -35,7 +36,7 @@ def retrain(runtime: RuntimeDep) -> JobResponse:
     return logic.job_response(runtime.jobs.submit("retrain", runtime.retrainer, reload_after))
 
 
-@router.get("/jobs/{job_id}", response_model=JobResponse, responses=errors(*ADMIN_ERRORS, 404),
+@router.get("/jobs/{job_id}", response_model=JobResponse, operation_id="getJob", responses=errors(*ADMIN_ERRORS, 404),
             summary="Status of a background job")
 def job(job_id: Annotated[str, Path(description="id returned by POST /v1/admin/retrain")],
         runtime: RuntimeDep) -> JobResponse:

@@ -15,7 +15,8 @@ from service.schemas import BacktestResponse
 router = APIRouter(prefix="/backtests", tags=["backtests"], dependencies=[ReadAccess])
 
 
-@router.get("/{series_id}", response_model=BacktestResponse, responses=errors(*READ_ERRORS, 404, 503),
+@router.get("/{series_id}", response_model=BacktestResponse, operation_id="getBacktest",
+            responses=errors(*READ_ERRORS, 404, 503),
             summary="Rolling-origin backtest leaderboard: every zoo model and the served combination")
 def backtest(
     series_id: Annotated[str, Path(description="forecast series id", examples=["capex_meta"])],

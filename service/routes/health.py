@@ -8,21 +8,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from service.deps import RuntimeDep, ServingDep
+from service.deps import KnownQueryOnly, RuntimeDep, ServingDep
 from service.errors import ApiError
 from service.metrics import CONTENT_TYPE
 from service.routes.responses import errors
-from service.schemas import HealthResponse, ReadyResponse
+from service.schemas import HealthResponse, ReadyResponse, ReadyStatus
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[KnownQueryOnly])
 
 
-@router.get("/healthz", response_model=HealthResponse, summary="Liveness: 200 while the process is up")
+@router.get("/healthz", response_model=HealthResponse, operation_id="getHealth", responses=errors(422),
+            summary="Liveness: 200 while the process is up")
 async def healthz() -> HealthResponse:
     return HealthResponse()
 
 
-@router.get("/readyz", response_model=ReadyResponse, responses=errors(503),
+@router.get("/readyz", response_model=ReadyResponse, operation_id="getReadiness", responses=errors(422, 503),
             summary="Readiness: 200 with the champion version, 503 without a model")
 async def readyz(serving: ServingDep) -> ReadyResponse:
     m = serving.model
@@ -30,7 +31,7 @@ async def readyz(serving: ServingDep) -> ReadyResponse:
         raise ApiError(503, "not_ready", "no champion model loaded",
                        {"status": "unavailable", "load_error": serving.load_error})
     return ReadyResponse(
-        status="degraded" if m.source == "local-cache" else "ready",
+        status=ReadyStatus.DEGRADED if m.source == "local-cache" else ReadyStatus.READY,
         model_version=m.version,
         source=m.source,
         alias=m.alias,
@@ -38,8 +39,9 @@ async def readyz(serving: ServingDep) -> ReadyResponse:
     )
 
 
-@router.get("/metrics", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text exposition"}},
+@router.get("/metrics", response_class=Response, operation_id="getMetrics",
+            responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}},
+                             "description": "Prometheus text exposition"}, **errors(422)},
             summary="Prometheus metrics")
 async def metrics(runtime: RuntimeDep) -> Response:
     return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE)

@@ -17,7 +17,7 @@ log = logging.getLogger("chipcast.service")
 router = APIRouter(prefix="/models", tags=["models"], dependencies=[ReadAccess])
 
 
-@router.get("", response_model=ModelsResponse, responses=errors(*READ_ERRORS, 503),
+@router.get("", response_model=ModelsResponse, operation_id="listModels", responses=errors(*READ_ERRORS, 503),
             summary="Model versions, aliases and metrics")
 def list_models(runtime: RuntimeDep, serving: ServingDep) -> ModelsResponse:
     try:
@@ -31,6 +31,7 @@ def list_models(runtime: RuntimeDep, serving: ServingDep) -> ModelsResponse:
 @router.get(
     "/hbm/assumptions",
     response_model=HbmAssumptionsResponse,
+    operation_id="getHbmAssumptions",
     responses=errors(*READ_ERRORS, 404, 503),
     summary="HBM model assumptions: formula, parameter ranges, sources, calibration points, elasticities, limits",
     description="What the HBM revenue model and the capex scenarios assume, as calibrated when the serving "

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Response
 
 from service import hbm
-from service.deps import ModelDep, ReadAccess, RuntimeDep
+from service.deps import MeterDep, ModelDep, ReadAccess, RuntimeDep
 from service.routes.responses import READ_ERRORS, errors
 from service.schemas import ScenarioRequest, ScenarioResponse
 
@@ -20,15 +20,24 @@ the same forecast shape as `GET /v1/forecasts/{id}` (points plus calendar-year t
 
 Send exactly one of:
 
-* `scenario`: `bear` (capex -15/-30/-40% against the capex forecast in 2026/27/28), `base` (the forecast itself)
-  or `bull` (+15/+30/+40%);
+* `scenario`: `bear` (capex -15/-30/-40% against the capex forecast in 2026/27/28), `base` (the forecast itself),
+  `bull` (+15/+30/+40%) or `guidance`: capex in the years the companies guided (2026) is the sum, over the five
+  companies, of each one's latest dated guidance that gives a number for that calendar year and is not flagged
+  CONFLICTING (the midpoint of its range); a company without such guidance (Microsoft: flagged CONFLICTING;
+  Oracle: no number, fiscal year) keeps its own capex forecast. Every statement considered is echoed in
+  `scenario.statements` with its date, source, flags and why it was used or left out, and
+  `scenario.companies` shows per company whether guidance or the baseline was used. Guidance is what
+  companies said: a scenario input, never data a model is trained on; its bases (some include finance
+  leases) differ from the cash capex series;
 * `capex`: your own path, `{"mode": ..., "values": {"2026": 50, ...}}` with mode
   `relative_to_baseline_pct` (% vs the capex forecast, -75..200), `yoy_growth_pct` (% over the prior year,
   -50..150) or `absolute_usd_m` (US$ m per calendar year, 0.25x..4x the baseline year). Years must be years
   the capex forecast completes (the 422 names them). Years you leave out keep the baseline. `name` labels it.
 
 `targets` (default: all) are the memory series of the serving model (`micron_revenue`, `skhynix_revenue`,
-`wsts_memory_sales_annual`) and `hbm_revenue`; anything else answers 422 listing the allowed targets.
+`wsts_memory_sales_annual`) and `hbm_revenue`; another value answers 422, one the serving model does not
+forecast 409. Bounds the schema states (per mode, `hbm_content`) answer 422; bounds that depend on the serving
+model (its forecast years, absolute capex within 0.25x..4x of its baseline year) answer 409 naming them.
 `hbm_content` (0.02..0.5) fixes HBM revenue per US$ of NVIDIA data-center revenue **in the scenario only**;
 the baseline is always the stored forecast.
 
@@ -47,7 +56,11 @@ queueing without bound. Responses are never HTTP-cached (`Cache-Control: no-stor
 @router.post(
     "",
     response_model=ScenarioResponse,
-    responses=errors(400, *READ_ERRORS, 413, 422, 503),
+    operation_id="runScenario",
+    responses=errors(400, *READ_ERRORS, 409, 413, 503, descriptions={
+        409: "Well formed, but the serving model cannot run it: a year its capex forecast does not complete, an "
+             "absolute capex outside 0.25x..4x the baseline year, a target it does not forecast, no capex model, "
+             "or no usable guidance; the message states what is allowed"}),
     summary="Memory and HBM forecasts under a capex scenario, beside the baseline",
     description=DESCRIPTION,
 )
@@ -57,6 +70,8 @@ async def scenarios(
         Body(openapi_examples={
             "named": {"summary": "named scenario (bull) for HBM and Micron",
                       "value": {"scenario": "bull", "targets": ["hbm_revenue", "micron_revenue"]}},
+            "guidance": {"summary": "2026 capex from the companies' latest usable guidance",
+                         "value": {"scenario": "guidance"}},
             "bear_all": {"summary": "bear scenario, every target", "value": {"scenario": "bear"}},
             "relative": {"summary": "capex +50% vs the forecast, fixed HBM content",
                          "value": {"name": "capex +50%",
@@ -73,11 +88,15 @@ async def scenarios(
     ],
     model: ModelDep,
     runtime: RuntimeDep,
+    meter: MeterDep,
 ) -> Response:
-    spec = hbm.scenario_spec(model, body)  # validation only: a bad request answers 422 before any work
+    # validation against the serving model reads its capex paths: on the compute executor, never the event loop
+    spec = await runtime.compute.run(hbm.scenario_spec, model, body)
+    key = hbm.scenario_key(model, spec)
+    if runtime.scenarios.get(key) is None:
+        meter.charge_compute()
     today = datetime.now(UTC).date()
     # computed once per scenario on the compute executor (503 when it is full), never on the event loop
     result = await runtime.scenarios.fetch(
-        hbm.scenario_key(model, spec),
-        lambda: hbm.scenario_response(model, spec, today).model_dump_json().encode())
+        key, lambda: hbm.scenario_response(model, spec, today).model_dump_json().encode())
     return Response(result, media_type="application/json")

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
 from service import logic
-from service.deps import PanelDep, ReadAccess, RuntimeDep, ServingDep
+from service.deps import MeterDep, PanelDep, ReadAccess, RuntimeDep, ServingDep
 from service.http_cache import cached_json
 from service.routes.responses import READ_ERRORS, errors
-from service.schemas import HistoryResponse, SeriesListResponse
+from service.schemas import HistoryResponse, IsoDate, OutputFormat, SeriesListResponse, TargetCurrency
 
 router = APIRouter(prefix="/series", tags=["series"], dependencies=[ReadAccess])
 
 SeriesId = Annotated[str, Path(description="catalog series id", examples=["wsts_worldwide_sales"])]
 
 
-@router.get("", response_model=SeriesListResponse, responses=errors(*READ_ERRORS, 503),
+@router.get("", response_model=SeriesListResponse, operation_id="listSeries", responses=errors(*READ_ERRORS, 503),
             summary="List every catalog series with its latest figure and staleness, and modelled series")
 async def list_series(
     serving: ServingDep,
@@ -36,23 +36,43 @@ async def list_series(
 @router.get(
     "/{series_id}/history",
     response_model=HistoryResponse,
+    operation_id="getHistory",
     responses={
-        200: {"content": {"text/csv": {"example": "ds,value,period_end,published\n2024-01-01,165.5,2024-12-31,"
+        200: {"content": {"text/csv": {"schema": {"type": "string"},
+                                       "example": "ds,value,period_end,published\n2024-01-01,165.5,2024-12-31,"
                                                   "2025-02-07\n"}}},
-        **errors(*READ_ERRORS, 404, 422, 503),
+        **errors(*READ_ERRORS, 404, 409, 503),
     },
-    summary="Published observations of one series (JSON or CSV)",
+    summary="Published observations of one series (JSON or CSV), optionally in US$",
 )
-def history(
+async def history(
     series_id: SeriesId,
     panel: PanelDep,
-    start: Annotated[date | None, Query(description="first period start to include", examples=["2020-01-01"])]
-    = None,
-    end: Annotated[date | None, Query(description="last period start to include", examples=["2025-12-01"])] = None,
-    fmt: Annotated[Literal["json", "csv"], Query(alias="format", description="json (default) or csv")] = "json",
-) -> HistoryResponse | Response:
-    frame = logic.history_frame(panel, series_id, start, end)
-    if fmt == "csv":
-        return Response(logic.history_csv(frame), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'inline; filename="{series_id}.csv"'})
-    return logic.history_response(frame, series_id, start, end)
+    runtime: RuntimeDep,
+    serving: ServingDep,
+    meter: MeterDep,
+    start: Annotated[IsoDate | None, Query(description="first period start to include (YYYY-MM-DD); a start after "
+                                                    "`end` selects nothing", examples=["2020-01-01"])] = None,
+    end: Annotated[IsoDate | None, Query(description="last period start to include (YYYY-MM-DD)",
+                                      examples=["2025-12-01"])] = None,
+    fmt: Annotated[OutputFormat, Query(alias="format", description="json (default) or csv")] = OutputFormat.JSON,
+    currency: Annotated[TargetCurrency | None, Query(
+        description="USD: a KRW or NT$ series converted at each period's month-average rate (Fed H.10); the "
+                    "response states the conversion. A series that is not money answers 409")] = None,
+) -> Response:
+    key = ("history", serving.loaded_at.isoformat(), series_id, str(start), str(end), fmt.value, str(currency))
+
+    def build() -> bytes | HistoryResponse:
+        frame = logic.history_frame(panel, series_id, start, end)
+        conversion = None
+        if currency is not None:
+            frame, conversion = logic.history_in_usd(frame, series_id, panel)
+        if fmt == OutputFormat.CSV:
+            return logic.history_csv(frame)
+        return logic.history_response(frame, series_id, start, end, conversion)
+
+    if fmt == OutputFormat.CSV:
+        out = await meter.cached(runtime.responses, key, build, on_demand=currency is not None, media_type="text/csv")
+        out.headers["Content-Disposition"] = f'inline; filename="{series_id[:64]}.csv"'
+        return out
+    return await meter.cached(runtime.responses, key, build, on_demand=currency is not None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
@@ -10,14 +10,15 @@ from service import logic
 from service.deps import ModelDep, ReadAccess, RuntimeDep
 from service.http_cache import cached_json
 from service.routes.responses import READ_ERRORS, errors
-from service.schemas import TrackRecordResponse
+from service.schemas import OutputFormat, TrackRecordResponse
 
 router = APIRouter(prefix="/track-record", tags=["track record"], dependencies=[ReadAccess])
 
-CSV = {"text/csv": {"example": "origin,last_observation,year,horizon,model,forecast_growth_pct,...\n"}}
+CSV = {"text/csv": {"schema": {"type": "string"},
+                    "example": "origin,last_observation,year,horizon,model,forecast_growth_pct,...\n"}}
 
 
-@router.get("/{series_id}", response_model=TrackRecordResponse,
+@router.get("/{series_id}", response_model=TrackRecordResponse, operation_id="getTrackRecord",
             responses={200: {"content": CSV}, **errors(*READ_ERRORS, 404, 503)},
             summary="What we said at each 1 June and 1 December vs what happened (JSON or CSV)")
 async def track_record(
@@ -26,10 +27,10 @@ async def track_record(
     request: Request,
     model: ModelDep,
     runtime: RuntimeDep,
-    fmt: Annotated[Literal["json", "csv"] | None,
+    fmt: Annotated[OutputFormat | None,
                    Query(alias="format", description="json (default) or csv; `Accept: text/csv` works too")] = None,
 ) -> Response:
-    csv = fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", ""))
+    csv = fmt == OutputFormat.CSV or (fmt is None and "text/csv" in request.headers.get("accept", ""))
     key = (model.version, model.run_id, "track-record", series_id, "csv" if csv else "json")
     if csv:
         return await cached_json(runtime.responses, key, lambda: logic.track_record_csv(model, series_id),

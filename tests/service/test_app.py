@@ -41,8 +41,8 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
     assert schema["components"]["securitySchemes"]["ApiKey"]["name"] == "X-API-Key"
     components = schema["components"]["schemas"]
     for name in ("ForecastResponse", "OutlookResponse", "BacktestResponse", "SeriesResponse", "ModelsResponse",
-                 "ScenarioRequest", "ScenarioResponse", "JobResponse", "ErrorResponse", "HistoryResponse",
-                 "HbmAssumptionsResponse"):
+                 "NamedScenarioRequest", "CustomScenarioRequest", "ScenarioResponse", "JobResponse", "ErrorResponse",
+                 "HistoryResponse", "HbmAssumptionsResponse"):
         assert components[name].get("examples"), name
     for method, path in V1_ROUTES:
         op = schema["paths"][path][method]

@@ -53,13 +53,18 @@ def test_unexpected_error_is_500_without_traceback(make_app: AppFactory, trained
         ("get", "/no/such/path", {}, 404, "not_found"),
         ("delete", "/v1/series", {}, 405, "method_not_allowed"),
         ("get", "/v1/forecasts/nope", {}, 404, "unknown_series"),
-        ("get", "/v1/forecasts/capex_meta?horizon=20", {}, 422, "invalid_horizon"),
+        # schema-valid (1..36) but beyond this quarterly series' own 12: a conflict with the series, not the schema
+        ("get", "/v1/forecasts/capex_meta?horizon=20", {}, 409, "invalid_horizon"),
+        ("get", "/v1/forecasts/capex_meta?levle=80", {}, 422, "unknown_parameter"),
+        ("get", "/v1/series/fred_ipg3344s/history?currency=USD", {}, 409, "not_convertible"),
+        ("get", "/v1/series/capex_meta/history?currency=EUR", {}, 422, "validation_error"),
         ("get", "/v1/forecasts/capex_meta?horizon=99", {}, 422, "validation_error"),
         ("get", "/v1/forecasts/capex_meta?horizon=x", {}, 422, "validation_error"),
         ("post", "/v1/scenarios", {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
          422, "validation_error"),
         ("post", "/v1/scenarios", {"json": {"targets": ["capex_meta"]}}, 422, "validation_error"),
-        ("post", "/v1/scenarios", {"json": {"scenario": "bull"}}, 422, "invalid_scenario"),
+        # well formed, but the serving model has no capex forecast to run it on
+        ("post", "/v1/scenarios", {"json": {"scenario": "bull"}}, 409, "invalid_scenario"),
         ("get", "/v1/forecasts/hbm_revenue", {}, 404, "series_not_forecast"),
         ("get", "/v1/models/hbm/assumptions", {}, 404, "no_hbm_model"),
         ("get", "/v1/series/hbm_revenue/history", {}, 404, "no_published_history"),
@@ -81,5 +86,6 @@ def test_validation_errors_name_the_field_without_echoing_input(client: TestClie
     assert r.status_code == 422
     err = r.json()["error"]
     locs = [tuple(d["loc"]) for d in err["detail"]]
-    assert ("body", "capex", "values", "x", "[key]") in locs and ("body", "secret") in locs
+    assert ("body", "custom", "capex", "relative_to_baseline_pct", "values", "x", "[key]") in locs
+    assert ("body", "custom", "secret") in locs
     assert "hunter2" not in r.text

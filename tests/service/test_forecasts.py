@@ -65,13 +65,20 @@ def test_other_horizons_and_levels(client: TestClient) -> None:
 
 
 def test_horizon_out_of_range_states_the_range(client: TestClient) -> None:
+    # beyond what the schema allows any series: 422 from request validation
+    r = client.get("/v1/forecasts/capex_meta", params={"horizon": 37})
+    assert r.status_code == 422 and r.json()["error"]["message"] == "query.horizon: Value error, must be between " \
+                                                                    "1 and 36, got 37"
+    # schema-valid, but beyond this series' own maximum: 409 with the series' range
     r = client.get("/v1/forecasts/capex_meta", params={"horizon": 13})
-    assert r.status_code == 422
+    assert r.status_code == 409
     err = r.json()["error"]
     assert err["code"] == "invalid_horizon"
-    assert err["message"] == "horizon must be between 1 and 12 for quarterly series, got 13"
+    assert err["message"] == "horizon must be between 1 and 12 for capex_meta (quarterly series), got 13"
+    assert err["detail"] == {"min": 1, "max": 12, "frequency": "quarterly"}
     r = client.get("/v1/forecasts/wsts_memory_sales_annual", params={"horizon": 5})
-    assert r.status_code == 422 and "between 1 and 4 for annual" in r.json()["error"]["message"]
+    assert r.status_code == 409
+    assert "between 1 and 4 for wsts_memory_sales_annual (annual" in r.json()["error"]["message"]
     r = client.get("/v1/forecasts/capex_meta", params={"horizon": "soon"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
 
@@ -79,7 +86,9 @@ def test_horizon_out_of_range_states_the_range(client: TestClient) -> None:
 def test_level_out_of_range_states_the_range(client: TestClient) -> None:
     r = client.get("/v1/forecasts/capex_meta", params={"level": [80, 100]})
     assert r.status_code == 422
-    assert r.json()["error"]["message"] == "levels must be between 50 and 99, got [100]"
+    assert r.json()["error"]["message"] == "query.level.1: Value error, must be between 50 and 99, got 100"
+    r = client.get("/v1/forecasts/capex_meta", params={"level": 0})
+    assert r.status_code == 422 and "between 50 and 99, got 0" in r.json()["error"]["message"]
     r = client.get("/v1/forecasts/capex_meta", params={"level": [51, 52, 53, 54, 55]})
     assert r.status_code == 422 and "at most 4" in r.json()["error"]["message"]
 
@@ -111,6 +120,26 @@ def test_outlook_honours_its_horizon_in_years(client: TestClient) -> None:
     assert year["growth_pct"] is not None and {i["level"] for i in year["growth_intervals"]} == {80, 95}
     r = client.get("/v1/forecasts/capex_meta/outlook", params={"horizon": 5})
     assert r.status_code == 422
+
+
+def test_outlook_horizon_is_honoured_or_refused_never_cut_short(client: TestClient) -> None:
+    """Every outlook horizon up to the maximum either returns that many years or says why not (it used to
+    return three years for horizon=4 without a word)."""
+    catalog = {s["id"]: s for s in client.get("/v1/series", params={"forecast": "true"}).json()["series"]}
+    for sid in SERIES:
+        available = catalog[sid]["max_outlook_years"]
+        assert 1 <= available <= 4, sid
+        for years in range(1, 5):
+            r = client.get(f"/v1/forecasts/{sid}/outlook", params={"horizon": years})
+            if years <= available:
+                assert r.status_code == 200 and len(r.json()["outlook"]) == years, (sid, years)
+            else:
+                assert r.status_code == 409, (sid, years)
+                err = r.json()["error"]
+                assert err["code"] == "invalid_horizon" and err["detail"]["max"] == available
+                assert f"completes {available} calendar year" in err["message"]
+    # the annual series completes all four documented years
+    assert catalog["wsts_memory_sales_annual"]["max_outlook_years"] == 4
 
 
 def test_csv_on_forecasts_and_outlooks(client: TestClient) -> None:

@@ -1,4 +1,12 @@
-"""Property-based fuzzing of every route in the live OpenAPI schema (schemathesis, in-process ASGI).
+"""Property-based fuzzing of every route in the live OpenAPI schema (schemathesis, in-process ASGI), with every check.
+
+Two layers. ``test_every_phase_and_check`` runs schemathesis' own engine the way ``st run`` does (examples,
+coverage, fuzzing and stateful phases, which follow the links from ``GET /v1/series`` to every ``{series_id}``
+operation with real ids) with every check it has, for both champions, with reads open and behind keys, as a
+reader and as an admin. ``test_route_conforms_to_schema`` fuzzes each operation on its own, with the same
+checks, as described below. Nothing is excluded and no expected status is widened: a schema-valid request the
+server refuses as invalid, a declared key that is not enforced, or a missing required header that is accepted
+all fail the test.
 
 The app is built exactly like the other service tests (injected registry callables), with a rate limit far
 above anything the fuzzer sends and a fake retrainer, so ``POST /v1/admin/retrain`` never trains. Every
@@ -28,19 +36,23 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import APIOperation, Case, GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.checks import CHECKS as CHECK_REGISTRY
+from schemathesis.checks import load_all_checks
+from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import Status
+from schemathesis.engine import events as engine_events
 
 from forecasting.serving import LoadedModel
 from pipelines.catalog import CATALOG
 from service.main import create_app
 from tests.service.conftest import ADMIN_KEY, READ_KEY, AppFactory, settings_for
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+load_all_checks()
+#: every check schemathesis has (none left out): server errors, status codes, content types, headers and bodies
+#: against the schema, schema-valid data accepted and schema-invalid data refused, required headers, methods,
+#: auth actually enforced where declared, resources
+#: every check schemathesis registers (its registry is typed wider than call_and_validate accepts)
+CHECKS: list[Any] = list(CHECK_REGISTRY.get_all())
 #: examples per operation, key and generation mode (schema-valid and schema-violating)
 MAX_EXAMPLES = 30
 #: examples per operation and key with known-good series/job ids and real scenario targets
@@ -221,3 +233,50 @@ def test_route_conforms_to_schema(api_schema: schemathesis.BaseSchema, job_id: s
     while fake_retrainer.calls == before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert fake_retrainer.calls > before, "the admin key never started a (fake) retrain"
+
+
+#: examples per operation and phase in the engine run (the whole run stays within about ten seconds)
+ENGINE_EXAMPLES = 20
+
+
+def run_engine(app: FastAPI, key: str) -> list[str]:
+    """Every phase and check of schemathesis' engine against ``app``; returns the failures, one line each."""
+    config = SchemathesisConfig.from_dict({
+        "seed": 20261201,
+        "headers": {"X-API-Key": key},
+        "generation": {"max-examples": ENGINE_EXAMPLES, "deterministic": True, "database": "none"},
+    })
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
+    failures: list[str] = []
+    stop = None
+    for event in schemathesis.engine.from_schema(schema).execute():
+        if isinstance(event, engine_events.ScenarioFinished) and event.status == Status.FAILURE:
+            for nodes in event.recorder.checks.values():
+                for node in nodes:
+                    if node.status == Status.FAILURE and node.failure_info is not None:
+                        failures.append(f"{event.phase.value} {event.label}: {node.name}: "
+                                        f"{node.failure_info.failure.title}\n{node.failure_info.code_sample}")
+        elif isinstance(event, engine_events.NonFatalError | engine_events.FatalError):
+            failures.append(f"engine error: {event}")
+        elif isinstance(event, engine_events.EngineFinished):
+            stop = event.stop_reason
+    assert stop is not None and stop.value == "completed", stop
+    return sorted(set(failures))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("role", "read_open"), [("read", True), ("read", False), ("admin", False)])
+def test_every_phase_and_check(make_app: AppFactory, fake_retrainer: FakeRetrainer, champion: LoadedModel,
+                               role: str, read_open: bool) -> None:
+    """schemathesis' engine, all phases and all checks: reads declare the key optional while they are open
+    (and are not flagged for accepting requests without one), require it when closed (a missing key is a 401),
+    and every schema-valid request is accepted or refused only for what the series or the model holds."""
+    app = make_app(settings_for(rate_limit_per_minute=10_000_000, read_open=read_open),
+                   model_loader=lambda: champion, retrainer=fake_retrainer)
+    try:
+        failures = run_engine(app, KEYS[role])
+    finally:
+        from schemathesis.python import asgi
+
+        asgi.shutdown_lifespans()
+    assert failures == [], "\n\n".join(failures)

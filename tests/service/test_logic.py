@@ -19,11 +19,16 @@ def test_request_checks_state_the_allowed_range(loaded: LoadedModel) -> None:
     sm = loaded.forecaster.models["wsts_memory_sales_annual"]
     assert logic.check_levels([95, 80, 95], 4) == (80, 95)
     logic.check_horizon(sm, 4)
-    with pytest.raises(ApiError, match="between 1 and 4 for annual series, got 5") as info:
+    with pytest.raises(ApiError, match=r"1 and 4 for wsts_memory_sales_annual \(annual series\), got 5") as info:
         logic.check_horizon(sm, 5)
-    assert info.value.status_code == 422 and info.value.detail["max"] == 4
+    assert info.value.status_code == 409 and info.value.detail["max"] == 4  # within the schema's 1..36
+    with pytest.raises(ApiError, match="between 1 and 36, got 37") as info:
+        logic.check_horizon(sm, 37)
+    assert info.value.status_code == 422
     with pytest.raises(ApiError, match=r"between 50 and 99, got \[49\]"):
         logic.check_levels([49, 80], 4)
+    with pytest.raises(ApiError, match="at most 4 levels per request, got 5"):  # the schema's maxItems counts all
+        logic.check_levels([80, 80, 81, 82, 83], 4)
     with pytest.raises(ApiError, match="at least one level"):
         logic.check_levels([], 4)
 

@@ -66,3 +66,20 @@ def test_models_registry_failure_is_503(make_app: AppFactory) -> None:
         r = c.get("/v1/models")
         assert r.status_code == 503
         assert r.json()["error"]["code"] == "registry_unavailable" and "pw@" not in r.text
+
+
+def test_passed_over_members_carry_the_reason(hbm_client: TestClient) -> None:
+    """Every leaderboard row of a member the served method passed over says why; the others say nothing."""
+    body = hbm_client.get("/v1/backtests/micron_revenue").json()
+    passed = {p["model"]: p["reason"] for p in body["method"]["passed_over"]}
+    assert passed, "the test champion passes over a micron member (a forecast that explodes)"
+    for row in body["leaderboard"]:
+        if row["model"] in passed:
+            assert row["note"] and passed[row["model"]] in row["note"] and row["weight"] == 0, row
+        elif row["role"] == "member":
+            assert row["note"] is None, row
+    catalog = {s["id"]: s for s in hbm_client.get("/v1/series").json()["series"]}
+    assert catalog["micron_revenue"]["backtest"] is True
+    derived = catalog["wsts_memory_sales_annual"]  # the memory market from the makers' revenues: no leaderboard
+    assert derived["backtest"] is False
+    assert hbm_client.get("/v1/backtests/wsts_memory_sales_annual").status_code == 404

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import inspect
 import threading
-from typing import Any, get_args
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import TypeAdapter
 
 import forecasting.scenarios as scenarios_module
 from forecasting.hbm import HBM_ID, MEMORY_TARGETS, NAMED_SCENARIOS, ScenarioError, scenario_years
 from forecasting.serving import LoadedModel
 from service import hbm
 from service.routes.scenarios import scenarios as scenarios_route
-from service.schemas import ScenarioName, ScenarioRequest
+from service.schemas import NamedScenarioRequest, ScenarioName, ScenarioRequest
 from tests.service.conftest import ADMIN_KEY
 
 ALL_TARGETS = [*MEMORY_TARGETS, HBM_ID]
+#: union branches and capex modes pydantic puts into error locations of the one-of body
+_UNION_TAGS = {"named", "custom", "relative_to_baseline_pct", "yoy_growth_pct", "absolute_usd_m"}
+
+
+def _request(body: dict[str, Any]) -> ScenarioRequest:
+    return TypeAdapter(ScenarioRequest).validate_python(body)  # type: ignore[return-value]
+
+
+def _locs(err: dict[str, Any]) -> list[list[str]]:
+    return [[str(x) for x in d["loc"] if x not in _UNION_TAGS] for d in err["detail"]]
 
 
 def _post(c: TestClient, body: dict[str, Any]) -> Any:
@@ -104,11 +115,13 @@ def test_other_modes(hbm_client: TestClient, hbm_loaded: LoadedModel) -> None:
     assert cap[years[2]]["multiplier"] == pytest.approx(1.0)  # years left out keep the baseline
 
 
-def test_year_outside_the_forecast_is_422_naming_the_allowed_years(hbm_client: TestClient,
+def test_year_outside_the_forecast_is_409_naming_the_allowed_years(hbm_client: TestClient,
                                                                     hbm_loaded: LoadedModel) -> None:
+    """A year is well formed (2000..2100, the schema says so); which years the capex forecast covers depends on
+    the serving model, so an uncovered one conflicts with it (409), naming the covered ones."""
     allowed = scenario_years(hbm_loaded.forecaster)
     for year in ("2031", str(allowed[0] - 1)):
-        err = _error(_post(hbm_client, {"capex": _capex({str(allowed[0]): 10, year: 10})}))
+        err = _error(_post(hbm_client, {"capex": _capex({str(allowed[0]): 10, year: 10})}), 409)
         assert err["code"] == "invalid_scenario"
         assert err["message"] == f"scenario years [{year}] are outside the forecast years {allowed}"
 
@@ -116,41 +129,45 @@ def test_year_outside_the_forecast_is_422_naming_the_allowed_years(hbm_client: T
 def test_unknown_scenario_name_is_422_listing_the_names(hbm_client: TestClient) -> None:
     err = _error(_post(hbm_client, {"scenario": "doom"}))
     assert err["code"] == "validation_error"
-    assert all(f"'{name}'" in err["message"] for name in ("bear", "base", "bull"))
-    assert set(get_args(ScenarioName)) <= set(NAMED_SCENARIOS)
+    assert all(f"'{name}'" in err["message"] for name in ("bear", "base", "bull", "guidance"))
+    assert {n.value for n in ScenarioName} == {*NAMED_SCENARIOS, "guidance"}
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "loc"),
     [
-        {"scenario": "bull", "capex": _capex({"2026": 10})},
-        {},
-        {"targets": [HBM_ID]},
-        {"scenario": "bull", "name": "mine"},
+        ({"scenario": "bull", "capex": _capex({"2026": 10})}, ["body", "custom", "scenario"]),
+        ({}, ["body", "named", "scenario"]),
+        ({"targets": [HBM_ID]}, ["body", "named", "scenario"]),
+        ({"scenario": "bull", "name": "mine"}, ["body", "named", "name"]),
     ],
 )
-def test_exactly_one_of_scenario_or_capex(hbm_client: TestClient, body: dict[str, Any]) -> None:
+def test_exactly_one_of_scenario_or_capex(hbm_client: TestClient, body: dict[str, Any], loc: list[str]) -> None:
+    """The schema says it (oneOf a named and a custom request, no extra fields); errors name the branch a body
+    was read as (custom if it has `capex`)."""
     err = _error(_post(hbm_client, body))
     assert err["code"] == "validation_error"
-    assert err["detail"][0]["loc"] == ["body"]
-    assert "exactly one of 'scenario'" in err["message"] or "'name' labels" in err["message"]
+    assert [d["loc"] for d in err["detail"]] == [loc], err["detail"]
 
 
 def test_unknown_targets_are_422_listing_the_allowed_ones(hbm_client: TestClient) -> None:
     for targets in (["nope"], [HBM_ID, "capex_meta"]):
         err = _error(_post(hbm_client, {"scenario": "bull", "targets": targets}))
-        assert err["code"] == "invalid_scenario"
-        assert err["message"].endswith("scenario targets: " + ", ".join(ALL_TARGETS))
+        assert err["code"] == "validation_error"
+        assert all(f"'{t}'" in err["message"] for t in ALL_TARGETS), err["message"]
 
 
 @pytest.mark.parametrize(
     ("body", "loc"),
     [
         ({"capex": _capex({})}, ["body", "capex", "values"]),
+        ({"capex": _capex({"2026": -95, "2027": 10})}, ["body", "capex", "values", "2026"]),
+        ({"capex": _capex({"2026": 151}, "yoy_growth_pct")}, ["body", "capex", "values", "2026"]),
+        ({"capex": _capex({"2026": 0}, "absolute_usd_m")}, ["body", "capex", "values", "2026"]),
         ({"capex": _capex({"twenty": 10})}, ["body", "capex", "values", "twenty", "[key]"]),
         ({"capex": _capex({"2026.5": 10})}, ["body", "capex", "values", "2026.5", "[key]"]),
         ({"capex": _capex({"1066": 10})}, ["body", "capex", "values", "1066", "[key]"]),
-        ({"capex": {"mode": "double_it", "values": {"2026": 1}}}, ["body", "capex", "mode"]),
+        ({"capex": {"mode": "double_it", "values": {"2026": 1}}}, ["body", "capex"]),
         ({"capex": {**_capex({"2026": 1}), "extra": 1}}, ["body", "capex", "extra"]),
         ({"scenario": "bull", "hbm_content": 1.5}, ["body", "hbm_content"]),
         ({"scenario": "bull", "hbm_content": 0}, ["body", "hbm_content"]),
@@ -162,18 +179,44 @@ def test_unknown_targets_are_422_listing_the_allowed_ones(hbm_client: TestClient
 def test_malformed_bodies_are_422(hbm_client: TestClient, body: dict[str, Any], loc: list[str]) -> None:
     err = _error(_post(hbm_client, body))
     assert err["code"] == "validation_error"
-    assert loc in [d["loc"] for d in err["detail"]], err["detail"]
+    assert loc in _locs(err), err["detail"]
 
 
 @pytest.mark.parametrize(("capex", "msg"), [
-    (_capex({"2026": -95, "2027": 10}), "between -75 and 200"),
-    (_capex({"2026": 151}, "yoy_growth_pct"), "between -50 and 150"),
-    (_capex({"2026": -90}, "yoy_growth_pct"), "between -50 and 150"),
-    (_capex({"2027": 5}, "absolute_usd_m"), "between 0.25x and 4.0x"),
+    (_capex({"2026": -95, "2027": 10}), "must be between -75 and 200, got -95"),
+    (_capex({"2026": 151}, "yoy_growth_pct"), "must be between -50 and 150, got 151"),
+    (_capex({"2026": -90}, "yoy_growth_pct"), "must be between -50 and 150, got -90"),
 ])
 def test_out_of_range_values_name_the_bounds(hbm_client: TestClient, capex: dict[str, Any], msg: str) -> None:
+    """The schema states each mode's bounds (a oneOf on mode), so a value outside them is a 422 naming both ends."""
     err = _error(_post(hbm_client, {"capex": capex}))
-    assert err["code"] == "invalid_scenario" and msg in err["message"]
+    assert err["code"] == "validation_error" and msg in err["message"], err
+
+
+def test_absolute_capex_far_from_the_baseline_is_409_naming_the_bounds(hbm_client: TestClient) -> None:
+    """Absolute capex must lie within 0.25x..4x of the serving model's baseline year: a bound that moves with
+    the model, so the schema states only > 0 and the model's refusal is a 409 with the multiples."""
+    err = _error(_post(hbm_client, {"capex": _capex({"2027": 5}, "absolute_usd_m")}), 409)
+    assert err["code"] == "invalid_scenario" and "between 0.25x and 4.0x" in err["message"]
+
+
+def test_schema_states_the_bounds_per_mode(hbm_client: TestClient) -> None:
+    schema = hbm_client.get("/openapi.json").json()["components"]["schemas"]
+    bounds = {}
+    for name in ("RelativeCapexPath", "YoyCapexPath", "AbsoluteCapexPath"):
+        values = schema[name]["properties"]["values"]
+        assert values["propertyNames"]["pattern"] == "^(20[0-9]{2}|2100)$" and values["minProperties"] == 1
+        bounds[name] = {k: v for k, v in values["additionalProperties"].items() if k.endswith(("imum", "Minimum"))}
+    assert bounds == {"RelativeCapexPath": {"minimum": -75, "maximum": 200},
+                      "YoyCapexPath": {"minimum": -50, "maximum": 150},
+                      "AbsoluteCapexPath": {"exclusiveMinimum": 0}}
+    capex = schema["CustomScenarioRequest"]["properties"]["capex"]
+    assert capex["discriminator"]["propertyName"] == "mode"
+    named = schema["NamedScenarioRequest"]
+    assert named["required"] == ["scenario"] and named["additionalProperties"] is False
+    assert schema["ScenarioName"]["enum"] == ["bear", "base", "bull", "guidance"]
+    hbm_content = named["properties"]["hbm_content"]["anyOf"][0]
+    assert (hbm_content["minimum"], hbm_content["maximum"]) == (0.02, 0.5)
 
 
 def test_non_finite_values_are_422(hbm_client: TestClient) -> None:
@@ -182,19 +225,20 @@ def test_non_finite_values_are_422(hbm_client: TestClient) -> None:
     assert _error(r)["code"] == "validation_error"
 
 
-def test_scenario_error_is_422_with_its_message(hbm_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scenario_error_is_409_with_its_message(hbm_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise ScenarioError("capex in 2027 would be -1 US$ m; it must stay positive")
 
     monkeypatch.setattr(scenarios_module, "capex_path", refuse)
-    err = _error(_post(hbm_client, {"scenario": "bear", "targets": [HBM_ID]}))
+    err = _error(_post(hbm_client, {"scenario": "bear", "targets": [HBM_ID]}), 409)
     assert err == {"code": "invalid_scenario", "message": "capex in 2027 would be -1 US$ m; it must stay positive",
                    "detail": None}
 
 
-def test_model_without_hbm_calibration_is_422(client: TestClient) -> None:
-    err = _error(_post(client, {"scenario": "bull"}))
-    assert err["code"] == "invalid_scenario" and "capex_hyperscalers_total" in err["message"]
+def test_model_without_hbm_calibration_is_409(client: TestClient) -> None:
+    for name in ("bull", "guidance"):
+        err = _error(_post(client, {"scenario": name}), 409)
+        assert err["code"] == "invalid_scenario" and "capex_hyperscalers_total" in err["message"], name
 
 
 def test_repeats_are_served_from_the_cache(hbm_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -215,16 +259,16 @@ def test_repeats_are_served_from_the_cache(hbm_client: TestClient, monkeypatch: 
 
 
 def test_key_is_canonical(hbm_loaded: LoadedModel) -> None:
-    named = hbm.scenario_spec(hbm_loaded, ScenarioRequest(scenario="bull"))
-    explicit = hbm.scenario_spec(hbm_loaded, ScenarioRequest(scenario="bull", targets=ALL_TARGETS))
+    named = hbm.scenario_spec(hbm_loaded, NamedScenarioRequest(scenario="bull"))  # type: ignore[arg-type]
+    explicit = hbm.scenario_spec(hbm_loaded, _request({"scenario": "bull", "targets": ALL_TARGETS}))
     assert hbm.scenario_key(hbm_loaded, named) == hbm.scenario_key(hbm_loaded, explicit)
     y0, y1 = scenario_years(hbm_loaded.forecaster)[:2]
-    a = hbm.scenario_spec(hbm_loaded, ScenarioRequest.model_validate(
+    a = hbm.scenario_spec(hbm_loaded, _request(
         {"capex": {"mode": "yoy_growth_pct", "values": {str(y1): 5, str(y0): 10}}}))
-    b = hbm.scenario_spec(hbm_loaded, ScenarioRequest.model_validate(
+    b = hbm.scenario_spec(hbm_loaded, _request(
         {"capex": {"mode": "yoy_growth_pct", "values": {str(y0): 10.0, str(y1): 5}}}))
     assert hbm.scenario_key(hbm_loaded, a) == hbm.scenario_key(hbm_loaded, b)
-    c = hbm.scenario_spec(hbm_loaded, ScenarioRequest.model_validate(
+    c = hbm.scenario_spec(hbm_loaded, _request(
         {"capex": {"mode": "yoy_growth_pct", "values": {str(y0): 10}}, "hbm_content": 0.2}))
     assert hbm.scenario_key(hbm_loaded, c) != hbm.scenario_key(hbm_loaded, a)
 
@@ -247,3 +291,65 @@ def test_the_monte_carlo_runs_on_the_compute_executor(hbm_client: TestClient, mo
 def test_closed_reads_need_a_key(make_app: Any, hbm_loaded: LoadedModel) -> None:
     with TestClient(make_app(read_open=False, model_loader=lambda: hbm_loaded)) as c:
         assert _error(_post(c, {"scenario": "bull"}), 401)["code"] == "unauthorized"
+
+
+# ------------------------------------------------------------------------------------------ the guidance scenario
+
+
+def test_guidance_scenario_sums_the_latest_usable_guidance_and_keeps_the_rest(hbm_client: TestClient) -> None:
+    """2026 capex from Alphabet's, Amazon's and Meta's latest guidance midpoints; Microsoft (CONFLICTING) and
+    Oracle (no number) keep their own capex forecast; every statement is echoed with why it was used or not."""
+    stored = {sid: hbm_client.get(f"/v1/forecasts/{sid}/outlook").json()
+              for sid in ("capex_hyperscalers_total", "capex_microsoft", "capex_oracle")}
+    r = _post(hbm_client, {"scenario": "guidance"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    sc = body["scenario"]
+    assert (sc["name"], sc["mode"], list(sc["values"])) == ("guidance", "absolute_usd_m", ["2026"])
+    companies = {c["company"]: c for c in sc["companies"]}
+    assert {k: v["source"] for k, v in companies.items()} == {
+        "Microsoft": "baseline", "Alphabet": "guidance", "Amazon": "guidance", "Meta Platforms": "guidance",
+        "Oracle": "baseline"}
+    assert (companies["Alphabet"]["value_usd_m"], companies["Amazon"]["value_usd_m"],
+            companies["Meta Platforms"]["value_usd_m"]) == (200_000.0, 220_000.0, 137_500.0)
+    for name, sid in (("Microsoft", "capex_microsoft"), ("Oracle", "capex_oracle")):
+        own_2026 = next(y["value"] for y in stored[sid]["outlook"] if y["year"] == 2026)
+        assert companies[name]["value_usd_m"] == pytest.approx(own_2026, rel=1e-5), name
+    total = sum(c["value_usd_m"] for c in sc["companies"])
+    assert sc["values"]["2026"] == pytest.approx(total, rel=1e-6)
+    capex = {c["year"]: c for c in body["capex"]}
+    assert capex[2026]["scenario"] == pytest.approx(total, rel=1e-5)
+    assert all(c["multiplier"] == pytest.approx(1.0) for y, c in capex.items() if y != 2026)  # baseline elsewhere
+    used = [s for s in sc["statements"] if s["used"]]
+    assert sorted((s["company"], s["date_stated"]) for s in used) == [
+        ("Alphabet", "2026-07-22"), ("Amazon", "2026-07-30"), ("Meta Platforms", "2026-07-29")]
+    assert sorted(sc["sources"]) == sorted({s["source_url"] for s in used})
+    left_out = {(s["company"], s["date_stated"]): s["reason"] for s in sc["statements"] if not s["used"]}
+    assert all("CONFLICTING" in why for (who, _), why in left_out.items() if who == "Microsoft")
+    assert "no number" in left_out[("Oracle", "2026-09-11")]
+    assert left_out[("Alphabet", "2026-02-04")] == "superseded by the statement of 2026-07-22"
+    assert "not one of the companies" in left_out[("TSMC", "2026-07-16")]
+    assert any("context only" in why for why in left_out.values())  # NVIDIA on its customers, analyst consensus
+    assert all(s["date_stated"] or "undated" in s["reason"] for s in sc["statements"])
+    assert "scenario input only" in sc["description"] and "Microsoft" in sc["description"]
+    # the baseline is the stored forecast; the scenario is beside it, and the stored forecasts never change
+    for sid, t in body["targets"].items():
+        years = len(t["baseline"]["outlook"])
+        assert t["baseline"]["outlook"] == hbm_client.get(f"/v1/forecasts/{sid}/outlook",
+                                                          params={"horizon": years}).json()["outlook"], sid
+    for sid, before in stored.items():
+        assert hbm_client.get(f"/v1/forecasts/{sid}/outlook").json() == before
+
+
+def test_guidance_needs_the_companies_it_keeps(make_app: Any, hbm_loaded: LoadedModel) -> None:
+    """Without Microsoft's own capex forecast there is no baseline to keep for it: 409, naming the series."""
+    from forecasting.artifact import Forecaster
+    from forecasting.serving import LoadedModel as Loaded
+
+    fc = hbm_loaded.forecaster
+    without = Forecaster({k: v for k, v in fc.models.items() if k != "capex_microsoft"}, fc.meta, fc.hbm,
+                         fc.track_record)
+    model = Loaded(without, "8", "run-8", "champion")
+    with TestClient(make_app(model_loader=lambda: model)) as c:
+        err = _error(_post(c, {"scenario": "guidance", "targets": [HBM_ID]}), 409)
+        assert err["code"] == "invalid_scenario" and "capex_microsoft" in err["message"]

@@ -132,3 +132,76 @@ def test_settings_refuse_unsafe_values() -> None:
         Settings(read_open=False, api_keys_read=[], api_keys_admin=[])
     with pytest.raises(ValidationError, match="http"):
         settings_for(cors_origins=["dash.example"])
+
+
+def test_uncached_computations_cost_more_tokens_than_cached_reads(make_app: AppFactory,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A caller flooding uncached horizon/level combinations runs dry COMPUTE_COST times sooner than one polling
+    a cached read, the 429 comes before any work, and /healthz is never limited or slowed."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service import logic
+    from service.deps import COMPUTE_COST
+
+    computed: list[int] = []
+    real = logic.forecast_result
+
+    def counting(*args: object, **kwargs: object) -> object:
+        computed.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(logic, "forecast_result", counting)
+    budget = 60
+    with TestClient(make_app(rate_limit_per_minute=budget)) as c:
+        # one client polls the same (cached) forecast, another floods new combinations
+        cached_ok = 0
+        while c.get("/v1/forecasts/capex_meta", headers={"X-API-Key": READ_KEY}).status_code == 200:
+            cached_ok += 1
+            assert cached_ok < 3 * budget
+        computed.clear()  # the first poll built the default forecast once
+        combos = [(h, lv) for lv in range(50, 100) for h in range(1, 13)]
+        uncached_ok = 0
+        first_429 = None
+        for h, lv in combos:
+            r = c.get("/v1/forecasts/capex_meta", params={"horizon": h, "level": lv})
+            if r.status_code == 429:
+                first_429 = r
+                break
+            assert r.status_code == 200
+            uncached_ok += 1
+        assert first_429 is not None and int(first_429.headers["retry-after"]) >= 1
+        assert cached_ok >= budget - 2  # one token each
+        assert uncached_ok <= budget // COMPUTE_COST + 1  # five tokens each
+        assert len(computed) == uncached_ok  # refused before the work, not after
+        # a repeat of a computed combination is a cached read again: the flooder can still poll it
+        time.sleep(1.1)
+        assert c.get("/v1/forecasts/capex_meta", params={"horizon": 1, "level": 50}).status_code == 200
+        assert len(computed) == uncached_ok
+
+        # under a concurrent flood of uncached requests, /healthz answers at once
+        def flood(i: int) -> int:
+            return c.get("/v1/forecasts/nvidia_datacenter_revenue", params={"horizon": 1 + i % 12,
+                                                                             "level": 50 + i // 12}).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = pool.map(flood, range(200))
+            probes = []
+            for _ in range(20):
+                t0 = time.perf_counter()
+                assert c.get("/healthz").status_code == 200
+                probes.append(time.perf_counter() - t0)
+            assert set(statuses) <= {200, 429, 503}
+        assert max(probes) < 0.5, probes
+
+
+def test_token_bucket_charges_a_cost() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_minute=60, burst=6, clock=lambda: now[0])
+    assert limiter.acquire("a", 5) == 0
+    assert limiter.acquire("a", 5) == pytest.approx(4.0)  # 1 token left, 4 more needed at 1/s; nothing taken
+    assert limiter.acquire("a") == 0
+    now[0] = 5.0
+    assert limiter.acquire("a", 5) == 0
+    assert limiter.acquire("b", 100) == 0  # more than a bucket costs a full bucket
+    assert limiter.acquire("b") == pytest.approx(1.0)

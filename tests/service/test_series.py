@@ -62,8 +62,14 @@ def test_history_errors(client: TestClient) -> None:
     err = r.json()["error"]
     assert err["code"] == "unknown_series" and "wsts_worldwide_sales" in err["message"]
     assert set(err["detail"]["valid_ids"]) == set(CATALOG)
+    # a start after end is well formed: nothing lies between them, and the body says so
     r = client.get("/v1/series/capex_meta/history", params={"start": "2022-01-01", "end": "2021-01-01"})
-    assert r.status_code == 422 and "after end" in r.json()["error"]["message"]
+    assert r.status_code == 200 and r.json()["observations"] == []
+    assert r.json()["notes"] == ["start (2022-01-01) is after end (2021-01-01): no period lies between them"]
+    # dates are YYYY-MM-DD only (pydantic alone reads 0 as 1970-01-01)
+    for bad in ("0", "1700000000", "2021-1-1", "2021-01-01T00:00:00"):
+        r = client.get("/v1/series/capex_meta/history", params={"start": bad})
+        assert r.status_code == 422, bad
     r = client.get("/v1/series/capex_meta/history", params={"format": "xml"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
     r = client.get("/v1/series/capex_meta/history", params={"start": "yesterday"})
