@@ -255,7 +255,8 @@ def promote_cmd(
 
 
 def scenario_cmd(
-    name: Annotated[str | None, typer.Argument(help="bear, base or bull (or omit and give --capex)")] = None,
+    name: Annotated[str | None, typer.Argument(
+        help="bear, base, bull or guidance (the companies' dated capex guidance); or omit and give --capex")] = None,
     capex: Annotated[list[str] | None, typer.Option("--capex", help="YEAR=VALUE, repeatable, e.g. 2026=50")] = None,
     mode: Annotated[str, typer.Option(help="relative_to_baseline_pct | yoy_growth_pct | absolute_usd_m")] = (
         "relative_to_baseline_pct"),
@@ -265,11 +266,17 @@ def scenario_cmd(
 ) -> None:
     """Memory and HBM forecasts under an AI-capex scenario, beside the baseline, from the champion model."""
     from forecasting.hbm import ScenarioError, ScenarioSpec
-    from forecasting.scenarios import run_scenario, scenario_to_dict
+    from forecasting.scenarios import GUIDANCE, guidance_spec, run_scenario, scenario_to_dict
     from forecasting.tracking import ModelUnavailableError, load_model
+    from pipelines.config import get_data_settings
+    from pipelines.guidance import load_capex_guidance
 
     try:
-        if name:
+        loaded = load_model("champion")
+        if name == GUIDANCE:
+            statements = load_capex_guidance(get_data_settings().data_dir, include_context=True)
+            spec = guidance_spec(loaded.forecaster, statements, list(target or []), hbm_content)
+        elif name:
             spec = ScenarioSpec.named(name, list(target or []))
         else:
             values = {}
@@ -280,11 +287,10 @@ def scenario_cmd(
                 except ValueError:
                     raise ScenarioError(f"--capex takes YEAR=VALUE, got '{item}'") from None
             if not values:
-                raise ScenarioError("name a scenario (bear, base, bull) or give --capex YEAR=VALUE")
+                raise ScenarioError("name a scenario (bear, base, bull, guidance) or give --capex YEAR=VALUE")
             spec = ScenarioSpec(mode=mode, values=values, targets=list(target or []),  # type: ignore[arg-type]
                                 description="user-supplied capex path")
         spec.hbm_content = hbm_content
-        loaded = load_model("champion")
         result = run_scenario(loaded.forecaster, spec)
     except (ScenarioError, ModelUnavailableError, *USER_ERRORS) as exc:
         raise _fail(str(exc)) from None
@@ -299,6 +305,13 @@ def scenario_cmd(
     for r in body["capex"]:
         cap.add_row(str(r["year"]), f"{r['baseline']:,.0f}", f"{r['scenario']:,.0f}", f"{r['multiplier']:.2f}")
     console.print(cap)
+    if sc.get("companies"):
+        who = Table(title="capex by company in the scenario (guidance midpoint, or the company's own forecast)")
+        for c in ("company", "year", "source", "US$ m"):
+            who.add_column(c)
+        for c in sc["companies"]:
+            who.add_row(str(c["company"]), str(c["year"]), str(c["source"]), f"{c['value_usd_m']:,.0f}")
+        console.print(who)
     for sid, res in body["targets"].items():
         t = Table(title=f"{sid} ({res['baseline']['unit']}) — calendar years, baseline vs scenario")
         for c in ("year", "baseline", "baseline 95%", "scenario", "scenario 95%"):

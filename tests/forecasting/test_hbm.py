@@ -125,3 +125,30 @@ def test_named_scenarios_and_a_saved_model(trained: TrainResult, tmp_path: Path)
     assert to_dict(again.result(HBM_ID)) == to_dict(fc.result(HBM_ID))
     assert to_dict(run_scenario(again, ScenarioSpec.named("bull")).targets[HBM_ID][1]) == \
         to_dict(run_scenario(fc, ScenarioSpec.named("bull")).targets[HBM_ID][1])
+
+
+def test_cli_scenarios_answer_like_the_library_and_refuse_guidance_without_the_companies(
+        trained: TrainResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from typer.testing import CliRunner
+
+    import forecasting.tracking
+    from forecasting.serving import LoadedModel
+    from service.cli import app
+
+    loaded = LoadedModel(trained.forecaster, "3", "run-3", "champion", datetime.now(UTC).isoformat())
+    monkeypatch.setattr(forecasting.tracking, "load_model", lambda alias="champion": loaded)
+    r = CliRunner().invoke(app, ["scenario", "bull", "--json"])
+    assert r.exit_code == 0, r.output
+    body = json.loads(r.stdout)
+    direct = run_scenario(trained.forecaster, ScenarioSpec.named("bull"))
+    for t, (base, scen) in direct.targets.items():
+        assert body["targets"][t]["scenario"]["outlook"] == to_dict(scen)["outlook"]
+        assert body["targets"][t]["baseline"]["outlook"] == to_dict(base)["outlook"]
+    # guidance keeps the forecast of companies without usable guidance: a model without them cannot answer
+    r = CliRunner().invoke(app, ["scenario", "guidance"])
+    assert r.exit_code == 2 and "train it with the capex companies" in r.output
+    r = CliRunner().invoke(app, ["scenario"])
+    assert r.exit_code == 2 and "bear, base, bull, guidance" in r.output
