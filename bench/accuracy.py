@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/accuracy.py            # headline: wsts_worldwide_sales (+ capex bottom-up check)
     .venv/bin/python bench/accuracy.py --all      # + the leaderboard of every target at its primary horizon
+    .venv/bin/python bench/accuracy.py --no-nowcast   # the headline without its nowcast (what the nowcast adds)
+    .venv/bin/python bench/accuracy.py --as-of 2026-12-01   # the README's numbers (default: today)
 
 Everything here is computed on data as it was known at each origin (true vintages where the data has
 them) with the same code `chipcast train` serves from: combination weights and intervals at an origin use
@@ -15,6 +17,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -30,16 +33,17 @@ from forecasting.engine import LocalEngine  # noqa: E402
 from forecasting.evaluation import Evaluation, evaluate_target, leaderboard  # noqa: E402
 from forecasting.reconcile import CAPEX_PARTS  # noqa: E402
 from forecasting.targets import TARGETS  # noqa: E402
-from forecasting.track_record import REFERENCE_MODELS, track_dates, track_record  # noqa: E402
+from forecasting.track_record import REFERENCE_MODELS, summary, track_dates, track_record  # noqa: E402
 from forecasting.zoo import BASELINES, COMBINATION  # noqa: E402
 from pipelines.panel import load_panel  # noqa: E402
 
 console = Console(width=160)
 HEADLINE = "wsts_worldwide_sales"
 #: the issue's acceptance questions: (horizon, origin month, first and last target year)
+#: the issue's questions: the track record's question and the target years it is scored on
 QUESTIONS = {
-    "next-year growth, 1 December origins 2015-2024": ("next", 12, 2016, 2025),
-    "current-year growth, 1 June origins 2015-2025": ("current", 6, 2015, 2025),
+    "next-year growth, 1 December origins 2015-2024": ("next-year growth, asked 1 December", (2016, 2025)),
+    "current-year growth, 1 June origins 2015-2025": ("current-year growth, asked 1 June", (2015, 2025)),
 }
 
 
@@ -59,16 +63,10 @@ def track_table(record: pl.DataFrame) -> Table:
 
 
 def question_scores(record: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    out = {}
-    for q, (horizon, month, y0, y1) in QUESTIONS.items():
-        part = record.filter(pl.col("horizon") == horizon, pl.col("origin").dt.month() == month,
-                             pl.col("year").is_between(y0, y1), pl.col("error_pp").is_not_null())
-        out[q] = (part.group_by("model")
-                  .agg(pl.len().alias("origins"), pl.col("error_pp").abs().mean().alias("mae_pp"),
-                       pl.col("error_pp").mean().alias("bias_pp"), pl.col("hit_80").mean().alias("hit_80"),
-                       pl.col("hit_95").mean().alias("hit_95"))
-                  .sort("mae_pp"))
-    return out
+    """The issue's questions, scored by the track record's own summary on the issue's years."""
+    table = summary(record, years=dict(QUESTIONS.values()))
+    return {q: table.filter(pl.col("question") == name).drop("question", "first_year", "last_year")
+            for q, (name, _) in QUESTIONS.items()}
 
 
 def capex_bottom_up(panel: pl.DataFrame, when: date, engine: LocalEngine) -> dict[str, float]:
@@ -122,12 +120,15 @@ def main() -> int:
     ap.add_argument("--all", action="store_true", help="also print every target's leaderboard summary")
     ap.add_argument("--as-of", default=None, help="evaluate on data published by this date (default today)")
     ap.add_argument("--json", type=Path, default=None, help="write the numbers to this file")
+    ap.add_argument("--no-nowcast", action="store_true",
+                    help="the headline series without its nowcast (to measure what the nowcast adds)")
     args = ap.parse_args()
     when = date.fromisoformat(args.as_of) if args.as_of else date.today()
     engine = LocalEngine(n_jobs=-1)
     panel = load_panel(data_dir=ROOT / "data", vintages=True)
     started = time.perf_counter()
-    ev = evaluate_target(panel, TARGETS[HEADLINE], when, extra_origins=track_dates(date(2000, 1, 1), when),
+    headline = replace(TARGETS[HEADLINE], nowcast=None) if args.no_nowcast else TARGETS[HEADLINE]
+    ev = evaluate_target(panel, headline, when, extra_origins=track_dates(date(2000, 1, 1), when),
                          engine=engine)
     record = track_record(ev, models=(COMBINATION, *REFERENCE_MODELS))
     console.print(track_table(record))

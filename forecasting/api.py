@@ -22,11 +22,13 @@ from pathlib import Path
 import polars as pl
 
 from forecasting.artifact import SeriesModel
+from forecasting.data import NotEnoughDataError
 from forecasting.engine import Engine
 from forecasting.evaluation import Evaluation, cv_frame, evaluate_target, scored_origins
+from forecasting.reconcile import served_with
 from forecasting.result import ForecastResult, to_dict
 from forecasting.targets import LEVELS, get_target
-from forecasting.train import series_model
+from forecasting.train import series_model, train
 from forecasting.zoo import COMBINATION
 from pipelines.config import get_data_settings
 from pipelines.panel import as_of as as_of_view
@@ -69,5 +71,14 @@ def backtest(series_id: str, *, as_of: date | None = None, engine: Engine | None
 def forecast(series_id: str, *, as_of: date | None = None, h: int | None = None,
              levels: Sequence[int] = LEVELS, engine: Engine | None = None,
              data_dir: Path | None = None) -> ForecastResult:
-    """The served method's forecast of one target as it would have been made on ``as_of``."""
-    return backtest(series_id, as_of=as_of, engine=engine, data_dir=data_dir).model.result(h, levels)
+    """The served method's forecast of one target as it would have been made on ``as_of``.
+
+    It is ``train()`` on what the target is served with (a capex total with its companies, the memory market
+    with its makers, an annual total with its monthly series), so the numbers are the service's.
+    """
+    settings = get_data_settings()
+    result = train(list(served_with(series_id)), data_dir=data_dir or settings.data_dir,
+                   store=LocalStore(settings.store_dir), when=as_of, engine=engine)
+    if series_id in result.skipped:
+        raise NotEnoughDataError(result.skipped[series_id])
+    return result.forecaster.result(series_id, h, levels)

@@ -194,8 +194,10 @@ def forecast_cmd(
     levels = tuple(level or LEVELS)
     try:
         get_spec(series)
-        with make_engine("local") as runner:
-            result = _train_with_progress([series], when, runner)
+        from forecasting.reconcile import served_with
+
+        with make_engine("local") as runner:  # a derived series is trained with what it is derived from
+            result = _train_with_progress(list(served_with(series)), when, runner)
         if series in result.skipped:
             raise _fail(result.skipped[series])
         res = result.forecaster.result(series, horizon, levels)

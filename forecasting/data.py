@@ -2,10 +2,11 @@
 
 Two honest rules live here:
 
-* **Gaps.** Models need a regular grid (``utilsforecast.preprocessing.fill_gaps``). A target is fitted on
-  its longest gap-free stretch when that is long enough; otherwise a few missing periods (one WSTS month)
-  are bridged *for fitting only* by log-linear interpolation between their published neighbours. Bridged
-  periods are listed in every result, never scored as actuals and never returned as history.
+* **Gaps.** Models need a regular grid (``utilsforecast.preprocessing.fill_gaps``). A few isolated missing
+  periods (at most one in fifty, such as the one WSTS month) are bridged *for fitting only* by log-linear
+  interpolation between their published neighbours; a series with more gaps is fitted on the stretch after
+  its last gap. Bridged periods are listed in every result, never scored as actuals and never returned as
+  history.
 * **Scale.** Positive series are modelled in logs (growth is multiplicative, and forecasts and interval
   bounds stay positive); series that can be zero or negative stay on their own scale.
 """
@@ -75,13 +76,12 @@ def training_series(panel: pl.DataFrame, cfg: TargetConfig, min_len: int | None 
     if not missing:
         out = grid
     else:
-        tail = grid.filter(pl.col("ds") > max(missing))
-        if tail.height >= need:
-            out = tail
-        elif len(missing) <= max(1, grid.height // 50):
+        # a few isolated gaps are bridged for fitting (so the history is not cut at the last gap the day the
+        # stretch after it grows long enough); many gaps leave the longest gap-free tail
+        if len(missing) <= max(1, grid.height // 50):
             out, bridged = _bridge(grid), missing
         else:
-            out = tail
+            out = grid.filter(pl.col("ds") > max(missing))
     if out.height < need:
         raise NotEnoughDataError(
             f"{spec.id}: {out.height} usable periods in this data, at least {need} needed "

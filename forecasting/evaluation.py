@@ -82,6 +82,11 @@ class Evaluation:
     def origin_row(self, origin_id: int) -> dict[str, object]:
         return self.origins.filter(pl.col("origin_id") == origin_id).row(0, named=True)
 
+    def seed(self, origin_id: int) -> int:
+        """The origin's random seed, from the series and the origin's date: the same draws whatever else
+        the evaluation contains."""
+        return stable_seed(self.series_id, self.origin_row(origin_id)["origin"])
+
     @property
     def serving_id(self) -> int:
         return int(self.origins.filter(pl.col("kind") == "serving")["origin_id"][0])
@@ -142,9 +147,9 @@ class Evaluation:
         if got is None:
             return [], np.empty((0, self.cfg.max_h))
         ids, mat = got
-        known = ~np.isnan(mat[:, 0])
+        known = ~np.isnan(mat).all(axis=1)  # the rows complete_paths keeps
         cutoffs = [self.origin_row(int(i))["cutoff"] for i, k in zip(ids, known, strict=True) if k]
-        return cutoffs, complete_paths(mat, seed=_seed(self.series_id, origin_id))  # type: ignore[return-value]
+        return cutoffs, complete_paths(mat, seed=self.seed(origin_id))  # type: ignore[return-value]
 
     def point(self, origin_id: int, model: str) -> np.ndarray:
         """Working-scale point path of ``model`` at an origin."""
@@ -177,8 +182,8 @@ class Evaluation:
         n_eff = min(e.shape[0] for e in per.values())
         pt = self.point(origin_id, COMBINATION)
         if n_eff < MIN_PATHS:
-            return self._fallback(origin_id, pt, n_eff)
-        rng = np.random.default_rng(_seed(self.series_id, origin_id) + 1)
+            return self._fallback(origin_id, pt, n_eff, N_SAMPLES if cutoffs is None else len(cutoffs))
+        rng = np.random.default_rng(self.seed(origin_id) + 1)
         n = N_SAMPLES if cutoffs is None else len(cutoffs)
         pick = rng.choice(len(members), size=n, p=weights / weights.sum())
         paths = np.empty((n, self.cfg.max_h))
@@ -195,34 +200,47 @@ class Evaluation:
                "drawn by combination weight")
         return self.unwork(pt), self.unwork(paths), n_eff, how
 
-    def _fallback(self, origin_id: int, pt: np.ndarray, n_known: int) -> tuple[np.ndarray, np.ndarray, int, str]:
+    def _fallback(self, origin_id: int, pt: np.ndarray, n_known: int,
+                  n: int = 0) -> tuple[np.ndarray, np.ndarray, int, str]:
         ts = self.training[origin_id]
         errs = random_walk_paths(ts.working(self.log)["y"].to_numpy(), self.cfg.max_h,
-                                 seed=_seed(self.series_id, origin_id))
+                                 seed=self.seed(origin_id), n=n or N_SAMPLES)
         how = (f"random-walk bootstrap of past changes (only {n_known} earlier origins had outcomes; "
-               f"{MIN_PATHS} needed for empirical error paths)")
+               f"{MIN_PATHS} needed for empirical error paths; not drawn jointly with other series)")
         return self.unwork(pt), self.unwork(pt[None, :] + errs), n_known, how
 
 
-def _seed(series_id: str, origin_id: int) -> int:
-    return int.from_bytes(hashlib.sha256(f"{series_id}:{origin_id}".encode()).digest()[:4], "little")
+def stable_seed(*parts: object) -> int:
+    """A seed from names and dates (never from positions in a list, which shift when data arrives)."""
+    return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:4], "little")
 
 
 def complete_paths(mat: np.ndarray, seed: int) -> np.ndarray:
-    """Fill each path's unknown tail with the (centred) later increments of a complete path (seeded choice).
+    """Error paths with every step filled: holes bridged, unknown tails borrowed from complete paths.
 
-    Rows are error paths whose known values form a prefix. Rows with no known value are dropped. Without
-    any complete path, tails grow like the square root of the horizon from the last known error.
+    Rows are error paths; NaN marks a step whose outcome is unknown. A step inside the known part (an
+    outcome missing from the data, such as the 2025-08 WSTS gap) is interpolated between its neighbours, so
+    the errors known after it are kept (a leading hole takes the first known error). The unknown tail after
+    the last known step is filled with the (centred) later increments of a randomly chosen complete path
+    (seeded). Rows with no known value are dropped. Without any complete path, tails grow like the square
+    root of the horizon from the last known error.
     """
-    known_len = (~np.isnan(mat)).cumprod(axis=1).sum(axis=1)
-    mat = mat[known_len > 0]
-    known_len = known_len[known_len > 0]
     h = mat.shape[1] if mat.ndim == 2 else 0
+    known = ~np.isnan(mat)
+    keep = known.any(axis=1) if mat.size else np.zeros(0, dtype=bool)
+    mat, known = mat[keep], known[keep]
     if mat.size == 0:
         return np.empty((0, h))
-    complete = mat[known_len == h]
-    rng = np.random.default_rng(seed)
+    steps_idx = np.arange(h)
+    known_len = h - np.argmax(known[:, ::-1], axis=1)  # through the last known step
     out = mat.copy()
+    for i in np.flatnonzero((~known).any(axis=1)):
+        k = int(known_len[i])
+        holes = ~known[i, :k]
+        if holes.any():
+            out[i, :k][holes] = np.interp(steps_idx[:k][holes], steps_idx[:k][~holes], mat[i, :k][~holes])
+    complete = out[known_len == h]
+    rng = np.random.default_rng(seed)
     for i in np.flatnonzero(known_len < h):
         k = int(known_len[i])
         last = out[i, k - 1]
@@ -272,10 +290,10 @@ def origin_dates(prints: pl.DataFrame, cfg: TargetConfig, when: date, extra: Seq
     if first.height <= cfg.min_train:
         rolling: list[date] = []
     else:
-        dates = first["published"].to_list()[cfg.min_train - 1:-1] if first.height > cfg.min_train else []
-        # keep every origin_step-th origin counting back from the newest
-        dates = dates[::-1][:: cfg.origin_step][: cfg.max_origins][::-1]
-        rolling = dates
+        dates = first["published"].to_list()[cfg.min_train - 1:-1]
+        # every origin_step-th origin counting from the first eligible one, so the spacing does not shift when
+        # a period is published; the newest max_origins are kept
+        rolling = dates[:: cfg.origin_step][-cfg.max_origins:]
     rows = [(d, "rolling") for d in rolling]
     rows += [(d, "extra") for d in sorted(set(extra)) if d < when]
     rows.append((when, "serving"))

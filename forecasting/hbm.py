@@ -147,9 +147,14 @@ def _annual(panel: pl.DataFrame, sid: str) -> dict[int, float]:
     return dict(zip(t["year"].to_list(), t["y"].to_list(), strict=True))
 
 
-def hbm_estimates(data_dir: Path) -> pl.DataFrame:
-    """Dated HBM market-size *estimates* (not forecasts) in US$ bn, one row per statement."""
-    return (
+def hbm_estimates(data_dir: Path, as_of: date | None = None) -> pl.DataFrame:
+    """Dated HBM market-size *estimates* (not forecasts) in US$ bn, one row per statement.
+
+    With ``as_of``, only statements public by then. A statement without a date counts as public only from
+    the end of the year after the year it estimates (conservative: it cannot have been made before that
+    year was over, and is assumed not to have been public sooner than a year later).
+    """
+    rows = (
         pl.scan_csv(data_dir / HBM_FILE, infer_schema=False)
         .filter(pl.col("metric").is_in(["hbm_market_revenue", "hbm_tam"]) & (pl.col("kind") == "estimate"))
         .select(
@@ -159,9 +164,12 @@ def hbm_estimates(data_dir: Path) -> pl.DataFrame:
             "date",
             "source",
         )
-        .sort("year", "entity")
-        .collect()
+        .with_columns(pl.coalesce(pl.col("date").str.to_date("%Y-%m-%d", strict=False),
+                                  pl.date(pl.col("year") + 1, 12, 31)).alias("public_from"))
     )
+    if as_of is not None:
+        rows = rows.filter(pl.col("public_from") <= as_of)
+    return rows.drop("public_from").sort("year", "entity").collect()
 
 
 def _ratio_parameter(name: str, unit: str, how: str, points: list[dict[str, Any]]) -> Parameter:
@@ -196,8 +204,8 @@ def yoy_elasticity(panel: pl.DataFrame, target: str, driver: str) -> Elasticity:
                       f"{j['ds'].min()!s}..{j['ds'].max()!s}")
 
 
-def calibrate(panel: pl.DataFrame, data_dir: Path) -> HbmAssumptions:
-    """Parameters from the (as-of) panel and the dated HBM estimates; each keeps its calibration points."""
+def calibrate(panel: pl.DataFrame, data_dir: Path, as_of: date | None = None) -> HbmAssumptions:
+    """Parameters from the (as-of) panel and the HBM estimates public by ``as_of``; each keeps its points."""
     capex = _annual(panel, CAPEX_DRIVER)
     accel = _annual(panel, ACCELERATOR)
     common = set(capex) & set(accel)
@@ -208,7 +216,7 @@ def calibrate(panel: pl.DataFrame, data_dir: Path) -> HbmAssumptions:
          "source": "panel: nvidia_datacenter_revenue / capex_hyperscalers_total"}
         for y in sorted(common) if y >= max(common) - 1
     ]
-    est = hbm_estimates(data_dir)
+    est = hbm_estimates(data_dir, as_of)
     content_points = [
         {"year": int(r["year"]), "ratio": r["value"] * 1000.0 / accel[int(r["year"])], "hbm_usd_bn": r["value"],
          "estimate_by": r["entity"], "stated": r["date"], "source": r["source"]}
@@ -272,12 +280,12 @@ def hbm_series(fc: Forecaster, assumptions: HbmAssumptions, multipliers: dict[in
                        notes=["HBM revenue is modelled, never published: see /v1/models/hbm/assumptions"])
 
 
-def attach_hbm(fc: Forecaster, panel: pl.DataFrame, data_dir: Path) -> str | None:
-    """Calibrate HBM and add ``hbm_revenue`` to the forecaster; returns why not, if it cannot."""
+def attach_hbm(fc: Forecaster, panel: pl.DataFrame, data_dir: Path, as_of: date | None = None) -> str | None:
+    """Calibrate HBM on what was public by ``as_of`` and add ``hbm_revenue``; returns why not, if it cannot."""
     if CAPEX_DRIVER not in fc.models or ACCELERATOR not in panel["unique_id"].unique().to_list():
         return f"the HBM model needs {CAPEX_DRIVER} among the trained targets"
     try:
-        assumptions = calibrate(panel, data_dir)
+        assumptions = calibrate(panel, data_dir, as_of)
         fc.models[HBM_ID] = hbm_series(fc, assumptions)
     except ScenarioError as exc:
         return str(exc)

@@ -22,7 +22,6 @@ and says in its method what is served instead.
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
@@ -31,11 +30,11 @@ import numpy as np
 import polars as pl
 
 from forecasting.artifact import SeriesModel
-from forecasting.evaluation import N_SAMPLES, Evaluation
+from forecasting.evaluation import N_SAMPLES, Evaluation, stable_seed
 from forecasting.zoo import COMBINATION
 from pipelines.catalog import get_spec
 from pipelines.features import annual_totals
-from pipelines.fx import to_usd
+from pipelines.fx import to_usd, usd_unit, usd_unit_factor
 
 CAPEX_PARTS: tuple[str, ...] = ("capex_microsoft", "capex_alphabet", "capex_amazon", "capex_meta", "capex_oracle")
 CAPEX_TOTALS: dict[str, tuple[str, ...]] = {
@@ -47,15 +46,26 @@ TEMPORAL: dict[str, str] = {"wsts_total_sales_annual": "wsts_worldwide_sales"}
 MEMORY_MARKET = "wsts_memory_sales_annual"
 MEMORY_MAKERS: tuple[str, ...] = ("micron_revenue", "skhynix_revenue")
 #: series that are only ever trained together (forecasting.train.target_ids)
+def served_with(series_id: str) -> tuple[str, ...]:
+    """What must be trained with ``series_id`` for it to be served as the service serves it.
+
+    A reconciled or derived series (a capex aggregate, the memory market, an annual WSTS total) needs its
+    whole coherent group; any other series needs only itself.
+    """
+    derived = {*CAPEX_TOTALS, MEMORY_MARKET, *TEMPORAL}
+    if series_id in derived:
+        return next(g for g in COHERENT_GROUPS if series_id in g)
+    return (series_id,)
+
+
+#: said by every reconciled or derived method: its scores would otherwise be read as the served method's
+NOT_BACKTESTED = ("This served method is not backtested as such; the leaderboard scores the base models of the "
+                  "series for reference.")
 COHERENT_GROUPS: tuple[tuple[str, ...], ...] = (
     (*CAPEX_PARTS, *CAPEX_TOTALS),
     (MEMORY_MARKET, *MEMORY_MAKERS),
     *((annual, monthly) for annual, monthly in TEMPORAL.items()),
 )
-
-
-def _seed(name: str) -> int:
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
 
 
 def joint_cutoffs(evals: Sequence[Evaluation], n: int = N_SAMPLES, seed: int = 0) -> list[date]:
@@ -77,7 +87,7 @@ def joint_cutoffs(evals: Sequence[Evaluation], n: int = N_SAMPLES, seed: int = 0
 def _joint_paths(models: dict[str, SeriesModel], evals: dict[str, Evaluation], ids: Sequence[str],
                  label: str) -> None:
     """Redraw the served paths of ``ids`` jointly (same past origin per sample); points are unchanged."""
-    cutoffs = joint_cutoffs([evals[s] for s in ids], seed=_seed(label))
+    cutoffs = joint_cutoffs([evals[s] for s in ids], seed=stable_seed(label))
     if not cutoffs:
         return
     for sid in ids:
@@ -118,14 +128,14 @@ def reconcile_capex(models: dict[str, SeriesModel], evals: dict[str, Evaluation]
             pp, ps = _values_at(models[p], dates)
             point += pp
             paths += ps
-        # the point is the sum of the parts' points (coherent); the paths keep the joint spread around it
-        median = np.median(paths, axis=0)
-        paths = paths * np.where(median > 0, point / median, 1.0)[None, :]
+        # the point is the sum of the parts' points and each sample path the sum of the parts' samples: both
+        # add up exactly (the paths are not re-centred, so per-sample sums hold too)
         method = replace(sm.method, name="BottomUp",
                          description=(f"sum of {', '.join(parts)} (each a {COMBINATION}), published values where a "
-                                      "company has reported; paths drawn jointly so common surprises add up"),
-                         intervals=("percentiles of the sum of jointly drawn part paths, centred on the sum of the "
-                                    "parts' points"))
+                                      "company has reported; paths drawn jointly so common surprises add up. "
+                                      f"{NOT_BACKTESTED}"),
+                         intervals="percentiles of the per-sample sums of jointly drawn part paths",
+                         mase=None, baseline_mase=None)
         models[total] = replace(sm, kind="reconciled", point=point, paths=paths, method=method,
                                 n_eff=min(models[p].n_eff for p in parts),
                                 notes=[*sm.notes, "bottom-up: parts never exceed the total; its own backtest "
@@ -150,7 +160,8 @@ def derive_temporal(models: dict[str, SeriesModel]) -> list[str]:
         method = replace(src.method, name="Temporal",
                          description=(f"calendar-year totals of the {monthly} forecast ({src.method.name}), "
                                       "by the catalog rule, on every sample path: the annual and monthly numbers "
-                                      "are the same numbers"))
+                                      f"are the same numbers. {NOT_BACKTESTED}"),
+                         mase=None, baseline_mase=None)
         models[annual] = replace(base, kind="derived", method=method, data=src.data, history=hist,
                                  start=date(got[0], 1, 1), point=np.array([r.value for r in rows]), paths=totals,
                                  n_eff=src.n_eff,
@@ -165,8 +176,10 @@ def _annual_paths(sm: SeriesModel, years: Sequence[int]) -> np.ndarray:
     return np.column_stack([samples[y] for y in years])
 
 
-def _usd_annual(sm: SeriesModel, panel: pl.DataFrame, years: Sequence[int]) -> tuple[np.ndarray, pl.DataFrame]:
-    """Per-sample calendar-year totals in US$ (paths converted period by period), and published US$ years."""
+def _usd_annual(sm: SeriesModel, panel: pl.DataFrame, years: Sequence[int],
+                unit: str) -> tuple[np.ndarray, pl.DataFrame]:
+    """Per-sample calendar-year totals in ``unit`` (a US$ unit; paths converted period by period), and the
+    published years in the same unit."""
     if sm.spec.currency == "USD" or sm.spec.currency is None:
         paths, hist = sm.paths, sm.history
     else:
@@ -176,9 +189,10 @@ def _usd_annual(sm: SeriesModel, panel: pl.DataFrame, years: Sequence[int]) -> t
         paths = sm.paths * factor[None, :]
         hist, _ = to_usd(sm.history, sm.spec, panel)
         hist = hist.select("ds", "y")
+    scale = usd_unit_factor(usd_unit(sm.spec), unit)
     conv = copy.copy(sm)
-    conv.paths, conv.history = paths, hist
-    return _annual_paths(conv, years), annual_totals(hist.drop_nulls(), sm.spec)
+    conv.paths, conv.history = paths * scale, hist.with_columns(pl.col("y") * scale)
+    return _annual_paths(conv, years), annual_totals(conv.history.drop_nulls(), sm.spec)
 
 
 def derive_memory_market(models: dict[str, SeriesModel], evals: dict[str, Evaluation],
@@ -203,11 +217,11 @@ def derive_memory_market(models: dict[str, SeriesModel], evals: dict[str, Evalua
     makers_point = np.zeros(len(usable))
     hist_frames = []
     for sid, sm, _ in per:
-        paths, hist = _usd_annual(sm, panel, usable)
+        paths, hist = _usd_annual(sm, panel, usable, market.spec.unit)
         makers_paths += paths
         point_only = copy.copy(sm)
         point_only.paths = sm.point[None, :]
-        makers_point += _usd_annual(point_only, panel, usable)[0][0]
+        makers_point += _usd_annual(point_only, panel, usable, market.spec.unit)[0][0]
         hist_frames.append(hist.select("year", pl.col("y").alias(sid)))
     hist_makers = hist_frames[0]
     for f in hist_frames[1:]:
@@ -220,7 +234,7 @@ def derive_memory_market(models: dict[str, SeriesModel], evals: dict[str, Evalua
         return "too few years with both the memory market and its makers published to tie them"
     r = np.array([ratios[y] for y in sorted(ratios)])
     steps = np.diff(np.log(r))
-    rng = np.random.default_rng(_seed("memory-ratio"))
+    rng = np.random.default_rng(stable_seed("memory-ratio"))
     walk = np.cumsum(rng.choice(steps - steps.mean(), size=(N_SAMPLES, len(usable))), axis=1)
     ratio_paths = ratios[prev_year] * np.exp(walk)
     paths = ratio_paths * makers_paths
@@ -232,8 +246,8 @@ def derive_memory_market(models: dict[str, SeriesModel], evals: dict[str, Evalua
     method = replace(market.method, name="MakersDriven",
                      description=("memory market = (Micron + SK hynix revenue in US$, their forecast paths drawn "
                                   "jointly) x the market-to-makers ratio, a random walk from its "
-                                  f"{len(ratios)}-year history (last {ratios[prev_year]:.2f})"),
-                     intervals="percentiles of makers' revenue paths x ratio paths")
+                                  f"{len(ratios)}-year history (last {ratios[prev_year]:.2f}). {NOT_BACKTESTED}"),
+                     intervals="percentiles of makers' revenue paths x ratio paths", mase=None, baseline_mase=None)
     models[MEMORY_MARKET] = replace(
         market, kind="derived", method=method, start=date(usable[0], 1, 1), point=point, paths=paths,
         n_eff=min(models[s].n_eff for s in MEMORY_MAKERS),

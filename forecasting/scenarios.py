@@ -101,6 +101,7 @@ def guidance_spec(fc: Forecaster, guidance: pl.DataFrame, targets: list[str] | N
     parts = CATALOG[CAPEX_DRIVER].parts
     by_ticker = {str(CATALOG[p].filter.get("ticker")): p for p in parts}
     years = scenario_years(fc)
+    model_as_of = date.fromisoformat(fc.meta.as_of)
     candidates: dict[tuple[str, int], dict[str, Any]] = {}
     statements: list[dict[str, Any]] = []
     for row in guidance.sort("date_stated", nulls_last=False).iter_rows(named=True):
@@ -123,6 +124,8 @@ def guidance_spec(fc: Forecaster, guidance: pl.DataFrame, targets: list[str] | N
             reasons.append("flagged CONFLICTING: the sources disagree on the figure or its period")
         if row["date_stated"] is None:
             reasons.append("undated: it cannot be ordered against the other statements")
+        elif row["date_stated"] > model_as_of:
+            reasons.append(f"stated after the model's data (as of {model_as_of.isoformat()})")
         lo, hi = row["low_usd_bn"], row["high_usd_bn"]
         item: dict[str, Any] = {
             "company": row["company"], "ticker": row["ticker"], "series_id": series_id,

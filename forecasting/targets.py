@@ -16,7 +16,8 @@ MAX_HORIZON: dict[Frequency, int] = {Frequency.MONTHLY: 36, Frequency.QUARTERLY:
 DEFAULT_HORIZON: dict[Frequency, int] = {Frequency.MONTHLY: 18, Frequency.QUARTERLY: 8, Frequency.ANNUAL: 2}
 #: the horizon accuracy is reported at first (leaderboards, promotion)
 PRIMARY_HORIZON: dict[Frequency, int] = {Frequency.MONTHLY: 12, Frequency.QUARTERLY: 4, Frequency.ANNUAL: 2}
-#: fewest past origins a backtest may rest on; fewer is refused with this number in the message
+#: fewest scored origins a leaderboard is computed on; with fewer the forecast is still served, with no
+#: leaderboard and a note saying so
 MIN_ORIGINS = 2
 #: interval levels served by default
 LEVELS: tuple[int, ...] = (80, 95)
@@ -35,8 +36,9 @@ class TargetConfig:
     series_id: str
     #: periods between rolling origins (1: an origin at every new publication)
     origin_step: int = 1
-    #: most rolling origins kept (the newest); bounds training time on long histories
-    max_origins: int = 150
+    #: most rolling origins kept (the newest); bounds training time on long histories (WSTS, origin_step 1,
+    #: has 162 eligible origins as of 2026-12: the cap is above it, so every one is used)
+    max_origins: int = 240
     #: long monthly histories are fitted on their most recent periods only
     max_train_periods: int | None = None
     members: tuple[str, ...] = MEMBERS
@@ -83,7 +85,7 @@ class TargetConfig:
 
 
 def _monthly(sid: str, step: int = 3, nowcast: str | None = None) -> TargetConfig:
-    return TargetConfig(sid, origin_step=step, max_origins=60 if step > 1 else 150, max_train_periods=240,
+    return TargetConfig(sid, origin_step=step, max_origins=60 if step > 1 else 240, max_train_periods=240,
                         nowcast=nowcast)
 
 

@@ -21,6 +21,7 @@ import polars as pl
 from forecasting.artifact import SeriesModel
 from forecasting.evaluation import Evaluation
 from forecasting.result import DataStatus, MethodInfo
+from forecasting.targets import LEVELS
 from forecasting.zoo import COMBINATION
 from pipelines.features import annual_totals
 from pipelines.panel import as_of
@@ -29,7 +30,6 @@ from pipelines.panel import as_of
 REFERENCE_MODELS: tuple[str, ...] = ("PlainETS", "AutoETS", "Naive", "SeasonalNaive")
 #: the fixed days of the year the track record is computed at
 TRACK_DAYS: tuple[tuple[int, int], ...] = ((6, 1), (12, 1))
-LEVELS: tuple[int, ...] = (80, 95)
 
 SCHEMA: dict[str, pl.DataType] = {
     "series_id": pl.String(), "model": pl.String(), "origin": pl.Date(), "last_observation": pl.Date(),
@@ -138,12 +138,18 @@ QUESTIONS: dict[str, tuple[str, int]] = {"next-year growth, asked 1 December": (
                                          "current-year growth, asked 1 June": ("current", 6)}
 
 
-def summary(record: pl.DataFrame) -> pl.DataFrame:
-    """Per question and model: origins scored, MAE and bias in pp, interval hit rates, first and last year."""
+def summary(record: pl.DataFrame, years: dict[str, tuple[int, int]] | None = None) -> pl.DataFrame:
+    """Per question and model: origins scored, MAE and bias in pp, interval hit rates, first and last year.
+
+    ``years`` limits a question (a key of ``QUESTIONS``) to target years ``first..last``; by default every
+    scored year counts.
+    """
     scored = record.filter(pl.col("error_pp").is_not_null())
     frames = []
     for question, (horizon, month) in QUESTIONS.items():
         part = scored.filter(pl.col("horizon") == horizon, pl.col("origin").dt.month() == month)
+        if years and question in years:
+            part = part.filter(pl.col("year").is_between(*years[question]))
         frames.append(
             part.group_by("model")
             .agg(pl.len().alias("origins"), pl.col("year").min().alias("first_year"),

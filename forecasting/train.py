@@ -28,7 +28,7 @@ from forecasting.evaluation import (
 from forecasting.hbm import CAPEX_DRIVER, HBM_ID, attach_hbm
 from forecasting.reconcile import COHERENT_GROUPS, derive_memory_market, derive_temporal, reconcile_capex
 from forecasting.result import DataStatus, Member, MethodInfo
-from forecasting.targets import TARGETS, TRACK_RECORD, get_target
+from forecasting.targets import MIN_ORIGINS, TARGETS, TRACK_RECORD, get_target
 from forecasting.track_record import REFERENCE_MODELS, track_dates, track_record
 from forecasting.zoo import COMBINATION, ZOO
 from pipelines.panel import as_of, load_panel, summarise
@@ -145,8 +145,11 @@ def series_model(ev: Evaluation, panel: pl.DataFrame, when: date) -> SeriesModel
     if nc and nc.months:
         notes.append(f"{', '.join(d.strftime('%Y-%m') for d in nc.months)} nowcast from {cfg.nowcast} (published "
                      "earlier than this series); they are forecasts, not published figures")
-    if len(ids) < 10:
-        notes.append(f"backtest rests on {len(ids)} origins (at least 2 are required); treat its scores as rough")
+    if len(ids) < MIN_ORIGINS:
+        notes.append(f"only {len(ids)} backtest origins had outcomes (a leaderboard needs {MIN_ORIGINS}): these "
+                     "numbers are not backtested")
+    elif len(ids) < 10:
+        notes.append(f"backtest rests on {len(ids)} origins; treat its scores as rough")
     member_points = (ev.forecasts.filter(pl.col("origin_id") == oid).select("model", "h", "yhat").sort("model", "h"))
     return SeriesModel(
         spec=spec, kind="fitted", method=method, data=data, history=observed,
@@ -197,7 +200,7 @@ def train(
     meta = ForecasterMeta(trained_at=now_iso(), data_hash=panel_hash(known), as_of=when.isoformat())
     forecaster = Forecaster(models, meta, track_record=pl.concat(records) if records else None)
     if CAPEX_DRIVER in models:
-        why = attach_hbm(forecaster, known, data_dir)
+        why = attach_hbm(forecaster, known, data_dir, when)
         if why:
             skipped[HBM_ID] = why
     return TrainResult(forecaster, evaluations, skipped, panel, when)

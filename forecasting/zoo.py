@@ -131,11 +131,6 @@ BASELINES: tuple[str, ...] = tuple(n for n, c in ZOO.items() if c.role == "basel
 COMBINATION = "Combination"
 
 
-def complexity(name: str) -> int:
-    """Rank for tie-breaks; the combination counts as the most complex entry."""
-    return ZOO[name].complexity if name in ZOO else len(ZOO)
-
-
 def resolve_specs(names: tuple[str, ...], ctx: FitContext) -> dict[str, ModelSpec]:
     """Specs of the named candidates that apply in ``ctx``, in zoo order."""
     unknown = [n for n in names if n not in ZOO]

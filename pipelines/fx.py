@@ -31,6 +31,18 @@ USD_UNITS: dict[str, tuple[str, float]] = {
 }
 
 
+#: US$ units and their size in dollars, so amounts in different US$ units are never added as they are
+USD_MAGNITUDES: dict[str, float] = {"US$ m": 1e6, "US$ bn": 1e9}
+
+
+def usd_unit_factor(from_unit: str, to_unit: str) -> float:
+    """Multiply an amount in ``from_unit`` by this to express it in ``to_unit`` (both US$ units)."""
+    if from_unit not in USD_MAGNITUDES or to_unit not in USD_MAGNITUDES:
+        raise CurrencyError(f"cannot rescale {from_unit!r} to {to_unit!r}: known US$ units are "
+                            f"{', '.join(USD_MAGNITUDES)}")
+    return USD_MAGNITUDES[from_unit] / USD_MAGNITUDES[to_unit]
+
+
 class CurrencyError(ValueError):
     """The series cannot be shown in US$ (not a money series, or no published rate)."""
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 
 from forecasting.hbm import HBM_ID
 from forecasting.reconcile import CAPEX_PARTS, CAPEX_TOTALS, COHERENT_GROUPS, MEMORY_MAKERS, MEMORY_MARKET, TEMPORAL
 from forecasting.train import TrainResult, train, with_coherent_groups
+from pipelines.features import annual_totals
+from pipelines.fx import to_usd, usd_unit, usd_unit_factor
+from pipelines.panel import load_panel
 from tests.conftest import REAL_DATA_DIR
 from tests.helpers import num
 
@@ -90,6 +94,24 @@ def test_memory_market_moves_with_its_makers(run: TrainResult) -> None:
         if m.growth_pct is None or maker is None or maker.growth_pct is None:
             continue
         assert np.sign(m.growth_pct) == np.sign(maker.growth_pct), year
+
+
+def test_the_makers_are_added_in_one_unit(run: TrainResult) -> None:
+    """Micron (US$ m) and SK hynix (KRW trn -> US$ bn) enter the market's driver in the market's US$ bn."""
+    fc = run.forecaster.models
+    panel = load_panel(data_dir=REAL_DATA_DIR)
+    market = fc[MEMORY_MARKET]
+    year = market.start.year - 1
+    makers = 0.0
+    for sid in MEMORY_MAKERS:
+        sm = fc[sid]
+        hist, _ = to_usd(sm.history, sm.spec, panel)
+        total = annual_totals(hist, sm.spec).filter(pl.col("year") == year)["y"].item()
+        makers += total * usd_unit_factor(usd_unit(sm.spec), market.spec.unit)
+    published = market.history.filter(pl.col("ds").dt.year() == year)["y"].item()
+    ratio = published / makers
+    assert 1.2 < ratio < 4.0  # the market is larger than its two makers, not a hundred times larger
+    assert f"last {ratio:.2f}" in market.method.description
 
 
 def test_hbm_rides_the_reconciled_capex(run: TrainResult) -> None:

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from forecasting.data import training_series
 from forecasting.evaluation import (
     complete_paths,
     evaluate_target,
@@ -122,3 +123,26 @@ def test_leaderboard_scores_references_and_the_method_on_the_same_origins(synthe
     for c in ("mase", "coverage_80", "coverage_95", "winkler_80"):
         assert board[c].is_not_null().all(), c
     assert ((board["coverage_80"] <= board["coverage_95"]) | board["coverage_95"].is_null()).all()
+
+
+def test_complete_paths_bridges_a_hole_and_keeps_the_errors_known_after_it() -> None:
+    """A missing outcome inside a path (a data gap) must not throw away the later, known errors."""
+    mat = np.array([[0.1, 0.2, np.nan, 0.4, 0.5],
+                    [0.0, 0.1, 0.2, 0.3, 0.4],
+                    [np.nan, 0.3, 0.2, np.nan, np.nan]])
+    out = complete_paths(mat, seed=2)
+    np.testing.assert_allclose(out[0], [0.1, 0.2, 0.3, 0.4, 0.5])  # hole interpolated, tail kept
+    np.testing.assert_array_equal(out[1], mat[1])
+    assert out[2, 0] == 0.3 and out[2, 2] == 0.2  # leading hole takes the first known error; row kept
+    assert not np.isnan(out).any()
+
+
+def test_an_isolated_gap_is_bridged_for_fitting_however_long_the_stretch_after_it() -> None:
+    """Synthetic: one missing quarter early on; the history before it must not be dropped."""
+    panel = synthetic_panel(SID, 60).filter(pl.col("ds") != date(2007, 4, 1))
+    ts = training_series(panel, TARGETS[SID])
+    assert ts.bridged == (date(2007, 4, 1),)
+    assert ts.df.height == 60 and ts.observed().height == 59
+    many_gaps = panel.filter(~pl.col("ds").is_in([date(2008, 1, 1), date(2009, 1, 1), date(2010, 1, 1)]))
+    tail = training_series(many_gaps, TARGETS[SID])
+    assert tail.bridged == () and tail.df["ds"].min() == date(2010, 4, 1)

@@ -45,6 +45,16 @@ def test_calibration_uses_only_estimates_of_past_years(trained: TrainResult) -> 
     assert all(e.n >= 5 and e.se > 0 for e in a.elasticities.values())
 
 
+def test_calibration_as_of_a_date_uses_only_statements_public_by_then() -> None:
+    mid_2025 = hbm_estimates(REAL_DATA_DIR, as_of=date(2025, 6, 1))
+    assert mid_2025.select("entity", "year").rows() == [("Micron", 2024)]  # stated 2024-12-18
+    # the undated TrendForce estimate of 2024 counts as public only from the end of 2025
+    assert hbm_estimates(REAL_DATA_DIR, as_of=date(2025, 12, 30)).select("entity", "year").rows() == [
+        ("Micron", 2024), ("Micron", 2025)]
+    assert hbm_estimates(REAL_DATA_DIR, as_of=date(2025, 12, 31)).height == 3
+    assert hbm_estimates(REAL_DATA_DIR, as_of=date(2024, 12, 17)).height == 0
+
+
 def test_hbm_is_a_series_with_the_shape_of_every_other(trained: TrainResult) -> None:
     fc = trained.forecaster
     hbm, capex = to_dict(fc.result(HBM_ID)), to_dict(fc.result("capex_hyperscalers_total"))
