@@ -77,6 +77,7 @@ class Evaluation:
     #: per origin id, the nowcast the members continue from (targets with an indicator only)
     nowcasts: dict[int, Nowcast] = field(repr=False, default_factory=dict)
     _errors: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = field(repr=False, default_factory=dict)
+    _implausible: dict[tuple[int, str], str | None] = field(repr=False, default_factory=dict)
 
     # -------------------------------------------------------------------------------- lookups
     def origin_row(self, origin_id: int) -> dict[str, object]:
@@ -127,7 +128,13 @@ class Evaluation:
             .select("model", "origin_id", "h", (pl.col("actual") - pl.col("yhat")).alias("e"))
         )
         out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        members = set(self.cfg.members)
         for (model,), part in errs.partition_by("model", as_dict=True).items():
+            if model in members:  # a member's errors where it got no weight are not errors of what was served
+                ok = [o for o in part["origin_id"].unique().to_list() if implausible(self, int(o), str(model)) is None]
+                part = part.filter(pl.col("origin_id").is_in(ok))
+                if part.height == 0:
+                    continue
             ids = np.array(sorted(part["origin_id"].unique().to_list()))
             mat = np.full((ids.size, self.cfg.max_h), np.nan)
             pos = {int(o): i for i, o in enumerate(ids)}
@@ -430,11 +437,19 @@ def implausible(ev: Evaluation, origin_id: int, model: str) -> str | None:
     """Why a member's forecast at an origin is not credible (then it gets no weight there), or None.
 
     Backtests measure past windows; a model can still extrapolate a recent surge into an explosion
-    (Micron's recursive models once reached 21x the record quarter). The same rule applies at every
-    origin, so the method that is scored is the method that is served.
+    (Micron's recursive models once reached 21x the record quarter) or a slump into a collapse (ARIMA on
+    SK hynix's 2023 trough ran revenue down to a millionth of it within three years). The same rule applies
+    at every origin, so the method that is scored is the method that is served.
     """
-    ts = ev.training[origin_id]
-    top = float(ts.observed()["y"].abs().max())  # type: ignore[arg-type]
+    key = (origin_id, model)
+    if key not in ev._implausible:
+        ev._implausible[key] = _implausible(ev, origin_id, model)
+    return ev._implausible[key]
+
+
+def _implausible(ev: Evaluation, origin_id: int, model: str) -> str | None:
+    observed = ev.training[origin_id].observed()["y"]
+    top = float(observed.abs().max())  # type: ignore[arg-type]
     pt = ev.unwork(ev.point(origin_id, model))
     if pt.size == 0 or not np.isfinite(pt).all():
         return "forecast is not finite"
@@ -443,6 +458,10 @@ def implausible(ev: Evaluation, origin_id: int, model: str) -> str | None:
     peak = float(np.abs(pt).max())
     if top > 0 and peak > PLAUSIBLE_MULTIPLE * top:
         return f"forecast reaches {peak / top:.1f}x the largest published value within {ev.cfg.max_h} periods"
+    low = float(observed.min())  # type: ignore[arg-type]
+    if ev.cfg.spec.nonnegative and low > 0 and float(pt.min()) < low / PLAUSIBLE_MULTIPLE:
+        return (f"forecast falls to 1/{low / float(pt.min()):.1f} of the smallest published value within "
+                f"{ev.cfg.max_h} periods")
     return None
 
 

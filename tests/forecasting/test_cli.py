@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from forecasting.reconcile import served_with
 from forecasting.serving import LoadedModel
 from forecasting.train import train
 from service.cli import app
@@ -50,7 +51,7 @@ def test_cli_json_equals_the_api_body() -> None:
     """Same request, same numbers and field names through the CLI and over HTTP (model metadata aside)."""
     sid = "wsts_memory_sales_annual"
     cli = _json(["forecast", sid, "--format", "json", "--level", "80", "--level", "90"])
-    result = train([sid], data_dir=REAL_DATA_DIR)
+    result = train(list(served_with(sid)), data_dir=REAL_DATA_DIR)  # the memory market comes with its makers
     loaded = LoadedModel(result.forecaster, "1", "run-1", "champion", datetime.now(UTC).isoformat())
     with TestClient(create_app(Settings(), model_loader=lambda: loaded, models_lister=list,
                                retrainer=lambda: None)) as client:

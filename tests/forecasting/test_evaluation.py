@@ -21,6 +21,8 @@ from forecasting.evaluation import (
 )
 from forecasting.targets import MIN_ORIGINS, TARGETS
 from forecasting.zoo import BASELINES, COMBINATION
+from pipelines.panel import load_panel
+from tests.conftest import REAL_DATA_DIR
 from tests.forecasting.conftest import synthetic_panel
 
 SID = "capex_meta"  # a real catalog id, fed synthetic values in these tests
@@ -146,3 +148,21 @@ def test_an_isolated_gap_is_bridged_for_fitting_however_long_the_stretch_after_i
     many_gaps = panel.filter(~pl.col("ds").is_in([date(2008, 1, 1), date(2009, 1, 1), date(2010, 1, 1)]))
     tail = training_series(many_gaps, TARGETS[SID])
     assert tail.bridged == () and tail.df["ds"].min() == date(2010, 4, 1)
+
+
+def test_a_member_that_collapses_gets_no_weight_and_lends_no_error_paths() -> None:
+    """Real data: at SK hynix's 2023 trough some member ran revenue towards zero; it must not be served there,
+    and its errors there must not become tails of the paths served later."""
+    panel = load_panel(data_dir=REAL_DATA_DIR, vintages=True)
+    ev = evaluate_target(panel, TARGETS["skhynix_revenue"], date(2026, 12, 1))
+    rolling = ev.origins.filter(pl.col("kind") == "rolling")["origin_id"].to_list()
+    collapsed = [(o, m) for o in rolling for m in TARGETS["skhynix_revenue"].members
+                 if m in ev.specs and (why := implausible(ev, o, m)) and "falls to" in why]
+    assert collapsed
+    for o, m in collapsed:
+        assert ev.weights.filter(pl.col("origin_id") == o, pl.col("model") == m)["weight"].item() == 0.0
+        ids, _ = ev.raw_errors(ev.serving_id)[m]
+        assert o not in ids.tolist()
+    _, paths, _, _ = ev.sample_paths(ev.serving_id)
+    point = ev.unwork(ev.point(ev.serving_id, COMBINATION))
+    assert float(np.quantile(paths / point, 0.975, axis=0).max()) < 50  # wide after the boom, never absurd
