@@ -257,16 +257,20 @@ def hbm_series(fc: Forecaster, assumptions: HbmAssumptions, multipliers: dict[in
                hbm_content: float | None = None, seed: int = SEED) -> SeriesModel:
     """HBM revenue per calendar year as a series model: capex totals x sampled share x sampled content."""
     capex = fc.series(CAPEX_DRIVER)
-    years, _, totals = annual_paths(capex)
+    years, capex_point, totals = annual_paths(capex)
     if not years:
         raise ScenarioError(f"the {CAPEX_DRIVER} forecast completes no calendar year")
     if multipliers:
-        totals = totals * np.array([multipliers.get(y, 1.0) for y in years])[None, :]
+        mult = np.array([multipliers.get(y, 1.0) for y in years])
+        totals, capex_point = totals * mult[None, :], capex_point * mult
     n = totals.shape[0]
     rng = np.random.default_rng(seed)
     share = assumptions.accelerator_share.sample(rng, n)
     content = np.full(n, hbm_content) if hbm_content is not None else assumptions.hbm_content.sample(rng, n)
     paths = totals * (share * content)[:, None] / 1000.0
+    # the point rides the capex point (the sum of the companies' points) at the parameters' central values
+    central_content = hbm_content if hbm_content is not None else assumptions.hbm_content.value
+    point = capex_point * assumptions.accelerator_share.value * central_content / 1000.0
     method = MethodInfo(
         name=STRUCTURAL, description=assumptions.formula, scale="level",
         intervals=(f"percentiles of {n} draws: the capex forecast's sample paths x triangular draws of "
@@ -276,7 +280,7 @@ def hbm_series(fc: Forecaster, assumptions: HbmAssumptions, multipliers: dict[in
                       capex.data.as_of, (), "latest", HBM_SPEC.source)
     return SeriesModel(spec=HBM_SPEC, kind="structural", method=method, data=data,
                        history=pl.DataFrame(schema={"ds": pl.Date, "y": pl.Float64}), start=date(years[0], 1, 1),
-                       point=np.median(paths, axis=0), paths=paths, n_eff=capex.n_eff,
+                       point=point, paths=paths, n_eff=capex.n_eff,
                        notes=["HBM revenue is modelled, never published: see /v1/models/hbm/assumptions"])
 
 
