@@ -78,10 +78,17 @@ class Evaluation:
     nowcasts: dict[int, Nowcast] = field(repr=False, default_factory=dict)
     _errors: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = field(repr=False, default_factory=dict)
     _implausible: dict[tuple[int, str], str | None] = field(repr=False, default_factory=dict)
+    # lookups that path sampling repeats hundreds of thousands of times (a polars filter each would dominate
+    # training); each is rebuilt when the frame it indexes is replaced
+    _rows: tuple[pl.DataFrame, dict[int, dict[str, object]]] | None = field(repr=False, default=None)
+    _points: tuple[pl.DataFrame, dict[tuple[int, str], np.ndarray]] | None = field(repr=False, default=None)
+    _paths: dict[tuple[int, str], tuple[list[date], np.ndarray]] = field(repr=False, default_factory=dict)
 
     # -------------------------------------------------------------------------------- lookups
     def origin_row(self, origin_id: int) -> dict[str, object]:
-        return self.origins.filter(pl.col("origin_id") == origin_id).row(0, named=True)
+        if self._rows is None or self._rows[0] is not self.origins:
+            self._rows = (self.origins, {int(r["origin_id"]): r for r in self.origins.iter_rows(named=True)})
+        return self._rows[1][origin_id]
 
     def seed(self, origin_id: int) -> int:
         """The origin's random seed, from the series and the origin's date: the same draws whatever else
@@ -150,18 +157,30 @@ class Evaluation:
     def keyed_error_paths(self, origin_id: int, model: str) -> tuple[list[date], np.ndarray]:
         """Completed error paths (n x max_h, working scale) of one model at an origin, keyed by the cutoff
         of the past origin each came from."""
+        hit = self._paths.get((origin_id, model))
+        if hit is not None:
+            return hit
         got = self.raw_errors(origin_id).get(model)
         if got is None:
             return [], np.empty((0, self.cfg.max_h))
         ids, mat = got
         known = ~np.isnan(mat).all(axis=1)  # the rows complete_paths keeps
         cutoffs = [self.origin_row(int(i))["cutoff"] for i, k in zip(ids, known, strict=True) if k]
-        return cutoffs, complete_paths(mat, seed=self.seed(origin_id))  # type: ignore[return-value]
+        out = (cutoffs, complete_paths(mat, seed=self.seed(origin_id)))
+        out[1].flags.writeable = False  # shared by every later call
+        self._paths[(origin_id, model)] = out  # type: ignore[assignment]
+        return out  # type: ignore[return-value]
 
     def point(self, origin_id: int, model: str) -> np.ndarray:
         """Working-scale point path of ``model`` at an origin."""
-        return (self.forecasts.filter(pl.col("origin_id") == origin_id, pl.col("model") == model)
-                .sort("h")["yhat"].to_numpy())
+        if self._points is None or self._points[0] is not self.forecasts:
+            parts = self.forecasts.sort("h").partition_by("origin_id", "model", as_dict=True)
+            points = {(int(k[0]), str(k[1])): v["yhat"].to_numpy(writable=True)  # type: ignore[arg-type]
+                      for k, v in parts.items()}
+            for arr in points.values():
+                arr.flags.writeable = False  # shared by every later call
+            self._points = (self.forecasts, points)
+        return self._points[1].get((origin_id, model), np.empty(0))
 
     def sample_paths(self, origin_id: int, model: str = COMBINATION,
                      cutoffs: Sequence[date] | None = None) -> tuple[np.ndarray, np.ndarray, int, str]:
