@@ -98,7 +98,7 @@ class SeriesModel:
 
     # -------------------------------------------------------------------------------- reading the paths
     def intervals(self, h: int, levels: Sequence[int]) -> list[Point]:
-        bounds = interval_bounds(self.paths[:, :h], sorted(levels), self.n_eff or None)
+        bounds = interval_bounds(self.paths[:, :h], sorted(levels), self.n_eff or None, point=self.point[:h])
         pts = []
         for i, d in enumerate(self.dates(h)):
             ivs = tuple(Interval(lv, float(bounds[lv][0][i]), float(bounds[lv][1][i])) for lv in sorted(levels))
@@ -137,14 +137,14 @@ class SeriesModel:
             if year not in pt or year not in by_year or fcs.get(year, 0) == 0:
                 continue
             sims = by_year[year]
-            ivs = _band(sims, levels, self.n_eff)
+            ivs = _band(sims, levels, self.n_eff, float(pt[year]))
             growth, prior = None, pt.get(year - 1)
             g_ivs: tuple[Interval, ...] = ()
             if prior is not None:
                 prev = by_year.get(year - 1)
                 prev = prev if prev is not None else np.full(n, prior)
                 growth = 100 * (pt[year] / prior - 1) if prior else None
-                g_ivs = _band(100 * (sims / prev - 1), levels, self.n_eff)
+                g_ivs = _band(100 * (sims / prev - 1), levels, self.n_eff, growth)
             rows.append(OutlookYear(year, float(pt[year]), ivs, growth, g_ivs, prior, int(pubs.get(year, 0)),
                                     int(fcs.get(year, 0))))
         return rows
@@ -188,8 +188,8 @@ class SeriesModel:
         )
 
 
-def _band(values: np.ndarray, levels: Sequence[int], n_eff: int) -> tuple[Interval, ...]:
-    b = interval_bounds(values, sorted(levels), n_eff or None)
+def _band(values: np.ndarray, levels: Sequence[int], n_eff: int, point: float | None) -> tuple[Interval, ...]:
+    b = interval_bounds(values, sorted(levels), n_eff or None, point=point)
     return tuple(Interval(lv, float(b[lv][0]), float(b[lv][1])) for lv in sorted(levels))
 
 

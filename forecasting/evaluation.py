@@ -290,18 +290,25 @@ def random_walk_paths(y: np.ndarray, h: int, seed: int, n: int = 200) -> np.ndar
 
 
 def interval_bounds(paths: np.ndarray, levels: Sequence[int], n_eff: int | None = None,
-                    axis: int = 0) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+                    axis: int = 0, point: np.ndarray | float | None = None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Quantile bounds of sample paths for each level, with the split-conformal finite-sample correction.
 
     With ``n_eff`` distinct error paths behind the samples, the upper quantile is taken at
     ``(1 - a)(n + 1)/n`` instead of ``1 - a`` (and the lower symmetrically), so a band built on few past
     origins is not narrower than those origins can support.
+
+    With ``point``, each band is extended to contain it. Where every past error at a step had the same sign
+    (capex three years out after years of surges the models under-forecast), the quantiles alone would put
+    the whole band on one side of the served point, a band that contradicts its own forecast; extending it
+    can only widen it, and the evaluation scores the same extended bands that are served.
     """
     out = {}
     for lv in levels:
         a = (100 - lv) / 200
         hi_q = 1 - a if not n_eff else min(1.0, (1 - a) * (n_eff + 1) / n_eff)
         lo, hi = np.quantile(paths, [1 - hi_q, hi_q], axis=axis)
+        if point is not None:
+            lo, hi = np.minimum(lo, point), np.maximum(hi, point)
         out[lv] = (lo, hi)
     return out
 
@@ -513,7 +520,7 @@ def cv_frame(ev: Evaluation, origin_ids: Sequence[int], models: Sequence[str],
         base = None
         for m in models:
             point, paths, n_eff, _ = ev.sample_paths(oid, m)
-            bounds = interval_bounds(paths, levels, n_eff)
+            bounds = interval_bounds(paths, levels, n_eff, point=point)
             fc = ev.forecasts.filter(pl.col("origin_id") == oid, pl.col("model") == m).sort("h")
             if base is None:
                 base = fc.select("ds", "h")

@@ -44,6 +44,18 @@ def test_non_negative_series_never_get_negative_bounds(run: TrainResult) -> None
             assert all(i.lo is not None and i.lo >= 0 for i in y.intervals), (sid, y.year)
 
 
+def test_every_band_contains_its_point(run: TrainResult) -> None:
+    # real data: capex three years out had put the whole 80% band above the served point (2028)
+    for sid, sm in run.forecaster.models.items():
+        res = run.forecaster.result(sid, sm.max_h, (50, 80, 95), outlook_years=3)
+        for p in res.points:
+            assert all(num(i.lo) <= p.value <= num(i.hi) for i in p.intervals), (sid, p.ds)
+        for y in res.outlook:
+            assert all(num(i.lo) <= y.value <= num(i.hi) for i in y.intervals), (sid, y.year)
+            if y.growth_pct is not None:
+                assert all(num(i.lo) <= y.growth_pct <= num(i.hi) for i in y.growth_intervals), (sid, y.year)
+
+
 def test_capex_parts_never_exceed_totals_and_add_up(run: TrainResult) -> None:
     fc = run.forecaster.models
     for total, parts in CAPEX_TOTALS.items():

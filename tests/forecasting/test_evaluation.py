@@ -104,6 +104,22 @@ def test_interval_bounds_widen_with_few_paths() -> None:
     assert (corrected[0] < corrected[1]).all()
 
 
+def test_a_band_always_contains_its_point() -> None:
+    # synthetic one-sided errors: every past error positive, so the quantiles alone sit above the point
+    rng = np.random.default_rng(5)
+    paths = 10.0 + rng.uniform(1.0, 3.0, size=(200, 4))
+    point = np.full(4, 10.0)
+    alone = interval_bounds(paths, [80, 95])
+    assert (alone[80][0] > point).all()  # the defect the point argument exists for
+    with_point = interval_bounds(paths, [80, 95], point=point)
+    for lv in (80, 95):
+        lo, hi = with_point[lv]
+        assert (lo <= point).all() and (point <= hi).all()
+        assert np.allclose(hi, alone[lv][1])  # only the side that excluded the point moves
+    inside = interval_bounds(paths, [80], point=np.full(4, 12.0))[80]
+    assert np.allclose(inside[0], alone[80][0]) and np.allclose(inside[1], alone[80][1])
+
+
 def test_a_member_that_explodes_gets_no_weight() -> None:
     exploding = synthetic_panel(SID, 44, explode_after=40)
     ev = evaluate_target(exploding, TARGETS[SID], WHEN)
