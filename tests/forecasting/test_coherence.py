@@ -49,9 +49,9 @@ def test_every_band_contains_its_point(run: TrainResult) -> None:
     for sid, sm in run.forecaster.models.items():
         res = run.forecaster.result(sid, sm.max_h, (50, 80, 95), outlook_years=3)
         for p in res.points:
-            assert all(num(i.lo) <= p.value <= num(i.hi) for i in p.intervals), (sid, p.ds)
+            assert all(num(i.lo) <= num(p.value) <= num(i.hi) for i in p.intervals), (sid, p.ds)
         for y in res.outlook:
-            assert all(num(i.lo) <= y.value <= num(i.hi) for i in y.intervals), (sid, y.year)
+            assert all(num(i.lo) <= num(y.value) <= num(i.hi) for i in y.intervals), (sid, y.year)
             if y.growth_pct is not None:
                 assert all(num(i.lo) <= y.growth_pct <= num(i.hi) for i in y.growth_intervals), (sid, y.year)
 
