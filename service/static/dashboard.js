@@ -268,6 +268,34 @@
     return out;
   }
 
+  // The 95% then 80% bands over the forecast periods (drawn once they span minBand periods), the history
+  // with its gaps left open, and the forecast line joined to the last actual; returns that last actual.
+  function drawFan(svg, sx, sy, hist, fc, value, bandOf, minBand) {
+    var t = function (ds) { return Date.parse(ds + "T00:00:00Z"); };
+    [95, 80].forEach(function (lv) {
+      var upper = [], lower = [];
+      fc.forEach(function (o) {
+        var b = bandOf(o, lv);
+        if (b && b.lo !== null && b.hi !== null) {
+          upper.push(sx(t(o.ds)).toFixed(1) + "," + sy(b.hi).toFixed(1));
+          lower.unshift(sx(t(o.ds)).toFixed(1) + "," + sy(b.lo).toFixed(1));
+        }
+      });
+      if (upper.length >= minBand) { svg.appendChild(el("polygon", { points: upper.concat(lower).join(" "), "class": "b" + lv })); }
+    });
+    svg.appendChild(el("path", { d: gapPath(hist.map(function (o) { return [sx(t(o.ds)), value(o) === null ? null : sy(value(o))]; })),
+      "class": "hist" }));
+    var lastObs = null;
+    hist.forEach(function (o) { if (value(o) !== null) { lastObs = o; } });
+    var line = fc.filter(function (o) { return value(o) !== null; }).map(function (o) { return [t(o.ds), value(o)]; });
+    if (lastObs && line.length) { line.unshift([t(lastObs.ds), value(lastObs)]); }
+    if (line.length) {
+      svg.appendChild(el("polyline", { points: line.map(function (a) { return sx(a[0]).toFixed(1) + "," + sy(a[1]).toFixed(1); }).join(" "),
+        "class": "fc" }));
+    }
+    return lastObs;
+  }
+
   function drawLevels(history, fc) {
     var freq = fc.frequency, unit = fc.unit;
     var grid = historyGrid(history, freq, HISTORY_YEARS[freq] || 8);
@@ -294,27 +322,8 @@
       nonNegative: nonNegative, years: [new Date(x0).getUTCFullYear(), new Date(x1).getUTCFullYear() + 1],
       yearX: function (yr) { return sx(Date.UTC(yr, 0, 1)); } });
     var sy = function (y) { return f.sy(f.clamp(y)); };
-    [95, 80].forEach(function (lv) {
-      var upper = [], lower = [];
-      pts.forEach(function (p) {
-        var b = bandAt(p.intervals, lv);
-        if (b && b.lo !== null && b.hi !== null) {
-          upper.push(sx(t(p.ds)).toFixed(1) + "," + sy(b.hi).toFixed(1));
-          lower.unshift(sx(t(p.ds)).toFixed(1) + "," + sy(b.lo).toFixed(1));
-        }
-      });
-      if (upper.length) { svg.appendChild(el("polygon", { points: upper.concat(lower).join(" "), "class": "b" + lv })); }
-    });
-    svg.appendChild(el("path", { d: gapPath(grid.map(function (o) { return [sx(t(o.ds)), o.value === null ? null : sy(o.value)]; })),
-      "class": "hist" }));
-    var lastObs = null;
-    grid.forEach(function (o) { if (o.value !== null) { lastObs = o; } });
-    var line = pts.filter(function (p) { return p.value !== null; }).map(function (p) { return [t(p.ds), p.value]; });
-    if (lastObs && line.length) { line.unshift([t(lastObs.ds), lastObs.value]); }
-    if (line.length) {
-      svg.appendChild(el("polyline", { points: line.map(function (a) { return sx(a[0]).toFixed(1) + "," + sy(a[1]).toFixed(1); }).join(" "),
-        "class": "fc" }));
-    }
+    var lastObs = drawFan(svg, sx, sy, grid, pts, function (o) { return o.value; },
+      function (p, lv) { return bandAt(p.intervals, lv); }, 1);
     pts.forEach(function (p) {
       if (nowcast[p.ds] && p.value !== null) {
         var c = el("circle", { cx: sx(t(p.ds)), cy: sy(p.value), r: 5, "class": "nowcast" });
@@ -396,27 +405,8 @@
     var f = frame(svg, Math.min.apply(null, ys), Math.max.apply(null, ys), "% year on year", xs, sx, {
       suffix: "%", years: [new Date(x0).getUTCFullYear(), new Date(x1).getUTCFullYear() + 1],
       yearX: function (yr) { return sx(Date.UTC(yr, 0, 1)); } });
-    [95, 80].forEach(function (lv) {
-      var upper = [], lower = [];
-      fcg.forEach(function (o) {
-        var b = o.bands[lv];
-        if (b && b.lo !== null && b.hi !== null) {
-          upper.push(sx(t(o.ds)).toFixed(1) + "," + f.sy(b.hi).toFixed(1));
-          lower.unshift(sx(t(o.ds)).toFixed(1) + "," + f.sy(b.lo).toFixed(1));
-        }
-      });
-      if (upper.length > 1) { svg.appendChild(el("polygon", { points: upper.concat(lower).join(" "), "class": "b" + lv })); }
-    });
-    svg.appendChild(el("path", { d: gapPath(hist.map(function (o) { return [sx(t(o.ds)), o.g === null ? null : f.sy(o.g)]; })),
-      "class": "hist" }));
-    var lastObs = null;
-    hist.forEach(function (o) { if (o.g !== null) { lastObs = o; } });
-    var line = fcg.filter(function (o) { return o.g !== null; }).map(function (o) { return [t(o.ds), o.g]; });
-    if (lastObs && line.length) { line.unshift([t(lastObs.ds), lastObs.g]); }
-    if (line.length) {
-      svg.appendChild(el("polyline", { points: line.map(function (a) { return sx(a[0]).toFixed(1) + "," + f.sy(a[1]).toFixed(1); }).join(" "),
-        "class": "fc" }));
-    }
+    var lastObs = drawFan(svg, sx, f.sy, hist, fcg, function (o) { return o.g; },
+      function (o, lv) { return o.bands[lv]; }, 2);
     if (lastObs) {
       svg.appendChild(el("circle", { cx: sx(t(lastObs.ds)), cy: f.sy(lastObs.g), r: 5, "class": "last-actual" }));
     }
