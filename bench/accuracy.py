@@ -1,6 +1,6 @@
 """Accuracy that cannot flatter: the track record and the rolling-origin scores beside the plain references.
 
-    .venv/bin/python bench/accuracy.py            # headline: wsts_worldwide_sales (+ capex bottom-up check)
+    .venv/bin/python bench/accuracy.py            # headline: wsts_worldwide_sales (+ capex reconciliation check)
     .venv/bin/python bench/accuracy.py --all      # + the leaderboard of every target at its primary horizon
     .venv/bin/python bench/accuracy.py --no-nowcast   # the headline without its nowcast (what the nowcast adds)
     .venv/bin/python bench/accuracy.py --as-of 2026-12-01   # the README's numbers (default: today)
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from forecasting.engine import LocalEngine  # noqa: E402
 from forecasting.evaluation import Evaluation, evaluate_target, leaderboard  # noqa: E402
-from forecasting.reconcile import CAPEX_PARTS  # noqa: E402
+from forecasting.reconcile import CAPEX_PARTS, CAPEX_TOTALS  # noqa: E402
 from forecasting.targets import TARGETS  # noqa: E402
 from forecasting.track_record import REFERENCE_MODELS, summary, track_dates, track_record  # noqa: E402
 from forecasting.zoo import BASELINES, COMBINATION  # noqa: E402
@@ -69,50 +69,115 @@ def question_scores(record: pl.DataFrame) -> dict[str, pl.DataFrame]:
             for q, (name, _) in QUESTIONS.items()}
 
 
-def capex_bottom_up(panel: pl.DataFrame, when: date, engine: LocalEngine) -> dict[str, float]:
-    """MASE at h=1..4 of the total's own combination vs the sum of the companies' combinations, same origins."""
-    evs = {s: evaluate_target(panel, TARGETS[s], when, engine=engine) for s in (*CAPEX_PARTS,
-                                                                                "capex_hyperscalers_total")}
+def window_totals(ev: Evaluation, models: tuple[str, ...], first: int = 4, last: int = 15) -> pl.DataFrame:
+    """Error of the total over steps ``first..last`` at every rolling origin whose outcomes are all published.
+
+    A December question (data to September) asks about steps 4..15; the same span at every monthly origin
+    gives a much larger sample (overlapping, so not independent) than the ten December origins alone.
+    Error = 100 x |log(actual total / forecast total)|, about the error of the total in percent.
+    """
+    o = ev.origins.filter(pl.col("kind") == "rolling").select("origin_id")
+    actual = ev.known_at(date.max).select("ds", pl.col("y").alias("actual"))
+    return (
+        ev.forecasts.join(o, on="origin_id").filter(pl.col("model").is_in(models), pl.col("h").is_between(first, last))
+        .join(actual, on="ds", how="inner")
+        .group_by("origin_id", "model")
+        .agg(pl.len().alias("n"), (pl.col("yhat").exp() if ev.log else pl.col("yhat")).sum().alias("f"),
+             pl.col("actual").sum())
+        .filter(pl.col("n") == last - first + 1)
+        .group_by("model")
+        .agg(pl.len().alias("origins"), (100 * (pl.col("actual") / pl.col("f")).log().abs()).mean().alias("mae_pct"))
+        .sort("mae_pct")
+    )
+
+
+RECONCILERS = ("ols", "wls_struct", "mint_shrink")
+
+
+def _base_at(ev: Evaluation, when: date, known_ok: bool) -> tuple[dict[date, float], dict[date, float]] | None:
+    """(values as known at ``when`` if ``known_ok``, combination point by quarter) from ``ev``'s newest
+    rolling origin on or before ``when``."""
+    o = ev.origins.filter(pl.col("origin") <= when, pl.col("kind") == "rolling").sort("origin")
+    if o.height == 0:
+        return None
+    oid = int(o["origin_id"][-1])
+    known = dict(ev.known_at(when).select("ds", "y").iter_rows()) if known_ok else {}
+    point = dict(ev.forecasts.filter(pl.col("origin_id") == oid, pl.col("model") == COMBINATION)
+                 .select("ds", pl.col("yhat").exp()).iter_rows())
+    return known, point
+
+
+def _insample(ev: Evaluation, when: date) -> dict[date, tuple[float, float]]:
+    """Quarter -> (actual as known at ``when``, the one-step combination forecast made before it): the
+    nested residuals MinT's covariance is estimated from."""
+    known = dict(ev.known_at(when).select("ds", "y").iter_rows())
+    past = ev.origins.filter(pl.col("origin") < when, pl.col("kind") == "rolling")["origin_id"]
+    one = ev.forecasts.filter(pl.col("origin_id").is_in(past.implode()), pl.col("model") == COMBINATION,
+                              pl.col("h") == 1).select("ds", pl.col("yhat").exp())
+    return {d: (known[d], f) for d, f in one.iter_rows() if d in known}
+
+
+def capex_reconciliation(panel: pl.DataFrame, when: date, engine: LocalEngine) -> dict[str, object]:
+    """MASE at h=1..4 of the capex totals: their own combinations, bottom-up (served) and MinTrace.
+
+    At each rolling origin of the total, every series contributes its newest forecast made by then (a
+    company that has already reported the quarter contributes the reported value); hierarchicalforecast's
+    MinTrace reconciles the seven base forecasts (five companies, ex-Amazon, total) with OLS, structural
+    scaling and the shrunk covariance of the one-step errors made before the origin (nested). Scored on the
+    values as known today, scaled per origin by the total's seasonal-naive error before it.
+    """
+    from hierarchicalforecast.methods import MinTrace  # bench-only dependency
+
+    ex_parts = CAPEX_TOTALS["capex_hyperscalers_ex_amazon"]
+    order = ["capex_hyperscalers_total", "capex_hyperscalers_ex_amazon", *CAPEX_PARTS]
+    s_mat = np.vstack([np.ones(len(CAPEX_PARTS)), [p in ex_parts for p in CAPEX_PARTS],
+                       np.eye(len(CAPEX_PARTS))]).astype(float)
+    evs = {s: evaluate_target(panel, TARGETS[s], when, engine=engine) for s in order}
     total = evs["capex_hyperscalers_total"]
-    latest = dict(total.known_at(date.max).select("ds", "y").iter_rows())
-    err_base: list[float] = []
-    err_bu: list[float] = []
+    latest = {s: dict(evs[s].known_at(date.max).select("ds", "y").iter_rows()) for s in order[:2]}
+    methods = ("own", "bottom_up", *RECONCILERS)
+    errs: dict[str, dict[str, list[float]]] = {s: {m: [] for m in methods} for s in order[:2]}
     for r in total.origins.filter(pl.col("kind") == "rolling").iter_rows(named=True):
         when_o, oid = r["origin"], r["origin_id"]
-        fc = total.forecasts.filter(pl.col("origin_id") == oid, pl.col("model") == COMBINATION, pl.col("h") <= 4)
-        parts = []
-        for p in CAPEX_PARTS:
-            ev = evs[p]
-            o = ev.origins.filter(pl.col("origin") <= when_o, pl.col("kind") == "rolling").sort("origin")
-            if o.height == 0:
-                break
-            poid = int(o["origin_id"][-1])
-            known = dict(ev.known_at(when_o).select("ds", "y").iter_rows())
-            pf = dict(ev.forecasts.filter(pl.col("origin_id") == poid, pl.col("model") == COMBINATION)
-                      .select("ds", pl.col("yhat").exp()).iter_rows())
-            parts.append((known, pf))
-        if len(parts) < len(CAPEX_PARTS):
+        bases = [_base_at(evs[s], when_o, s in CAPEX_PARTS) for s in order]
+        if any(b is None for b in bases):
             continue
-        hist = total.training[oid].observed()["y"].to_numpy()
-        if hist.size < 5:
+        steps = total.forecasts.filter(pl.col("origin_id") == oid, pl.col("model") == COMBINATION,
+                                       pl.col("h") <= 4)["ds"].to_list()
+        steps = [d for d in steps if all(d in latest[s] for s in order[:2])]
+        y_hat = np.array([[b[0].get(d, b[1].get(d, np.nan)) for d in steps] for b in bases if b is not None])
+        if not steps or np.isnan(y_hat).any():
             continue
-        s = float(np.mean(np.abs(hist[4:] - hist[:-4])))
-        for ds, yhat in fc.select("ds", "yhat").iter_rows():
-            if ds not in latest:
+        ins = [_insample(evs[s], when_o) for s in order]
+        common = sorted(set.intersection(*(set(i) for i in ins)))
+        rec = {"own": y_hat[:2], "bottom_up": s_mat[:2] @ y_hat[2:]}
+        for m in RECONCILERS:
+            if m == "mint_shrink":
+                if len(common) < 8:
+                    rec[m] = np.full_like(y_hat[:2], np.nan)
+                    continue
+                y_in = np.array([[i[d][0] for d in common] for i in ins])
+                f_in = np.array([[i[d][1] for d in common] for i in ins])
+                rec[m] = MinTrace(method=m).fit_predict(s_mat, y_hat, y_insample=y_in, y_hat_insample=f_in)["mean"][:2]
+            else:
+                rec[m] = MinTrace(method=m).fit_predict(s_mat, y_hat)["mean"][:2]
+        for k, sid in enumerate(order[:2]):
+            hist = evs[sid].known_at(when_o)["y"].to_numpy()
+            if hist.size < 5:
                 continue
-            bu = 0.0
-            for known, pf in parts:
-                v = known.get(ds, pf.get(ds))
-                if v is None:
-                    bu = float("nan")
-                    break
-                bu += v
-            if bu != bu:
-                continue
-            err_base.append(abs(latest[ds] - float(np.exp(yhat))) / s)
-            err_bu.append(abs(latest[ds] - bu) / s)
-    return {"origins_points": len(err_base), "base_mase": float(np.mean(err_base)),
-            "bottom_up_mase": float(np.mean(err_bu))}
+            scale = float(np.mean(np.abs(hist[4:] - hist[:-4])))
+            for j, d in enumerate(steps):
+                for m in methods:
+                    errs[sid][m].append(abs(latest[sid][d] - float(rec[m][k, j])) / scale)
+    out: dict[str, object] = {}
+    for sid, by in errs.items():
+        ok = ~np.isnan(np.array(by["mint_shrink"]))
+        out[sid] = {"origin_steps": len(by["own"]), "mint_shrink_steps": int(ok.sum()),
+                    **{m: float(np.nanmean(v)) if v else float("nan") for m, v in by.items()},
+                    # the same steps for every method where MinT-shrink had enough nested residuals
+                    **{f"{m}_on_shrink_steps": float(np.mean(np.array(v)[ok])) if ok.any() else float("nan")
+                       for m, v in by.items()}}
+    return out
 
 
 def main() -> int:
@@ -154,12 +219,26 @@ def main() -> int:
         f"scaled Winkler 80% {combo['winkler_80']:.2f} (AutoETS on logs: "
         f"{by.get('PlainETS', by['AutoETS'])['winkler_80']:.2f})")
     results["monthly"] = board.to_dicts()
+    span = window_totals(ev, (COMBINATION, "PlainETS", *BASELINES))
+    scores_4_15 = ", ".join(f"{'AutoETS on logs' if r['model'] == 'PlainETS' else r['model']} {r['mae_pct']:.2f}"
+                            for r in span.iter_rows(named=True))
+    n_span = max(span["origins"].to_list(), default=0)
+    console.print("total of steps 4..15 (the span a December question covers) at every rolling origin with all 12 "
+                  f"outcomes published, mean |log error| x 100: {scores_4_15} ({n_span} origins, overlapping)")
+    results["steps_4_15_total"] = span.to_dicts()
     first = ev.origins.filter(pl.col("kind") == "rolling")["origin"].dt.min()
     console.print(f"rolling origins from {first}; fitted in {time.perf_counter() - started:.0f} s")
-    bu = capex_bottom_up(panel, when, engine)
-    console.print(f"capex total, h=1..4: own combination MASE {bu['base_mase']:.3f} vs bottom-up from the five "
-                  f"companies {bu['bottom_up_mase']:.3f} ({bu['origins_points']} origin-steps)")
-    results["capex_bottom_up"] = bu
+    rec = capex_reconciliation(panel, when, engine)
+    t = Table(title="capex totals, h=1..4: MASE of the total's own combination, bottom-up (served) and MinTrace")
+    for c in ("series", "origin-steps", "own", "bottom-up", "MinT ols", "MinT wls_struct", "MinT shrink (steps)"):
+        t.add_column(c)
+    for sid, v in rec.items():
+        assert isinstance(v, dict)
+        t.add_row(sid, str(v["origin_steps"]), f"{v['own']:.3f}", f"{v['bottom_up']:.3f}", f"{v['ols']:.3f}",
+                  f"{v['wls_struct']:.3f}", f"{v['mint_shrink']:.3f} ({v['mint_shrink_steps']}; own "
+                  f"{v['own_on_shrink_steps']:.3f}, bottom-up {v['bottom_up_on_shrink_steps']:.3f})")
+    console.print(t)
+    results["capex_reconciliation"] = rec
     if args.all:
         t = Table(title="every target: served method vs plain references at its primary horizon (MASE, coverage)")
         for c in ("series", "h", "origins", "Combination", "best naive", "AutoETS on logs", "cov80", "cov95"):
