@@ -97,8 +97,8 @@ def series_model(ev: Evaluation, panel: pl.DataFrame, when: date) -> SeriesModel
         pl.col("model").replace_strict({m: ZOO[m].role for m in ZOO} | {COMBINATION: "method"},
                                        return_dtype=pl.String).alias("role"),
         pl.col("model").replace_strict(w, default=None, return_dtype=pl.Float64).alias("weight"),
-        pl.col("model").replace_strict({m: ZOO[m].uses_drivers for m in ZOO} | {COMBINATION: False},
-                                       return_dtype=pl.Boolean).alias("uses_drivers"),
+        # the members (and so the combination) continue from the nowcast an indicator made; references do not
+        (pl.col("model").is_in([*cfg.members, COMBINATION]) & pl.lit(cfg.nowcast is not None)).alias("uses_drivers"),
         pl.col("model").replace_strict(notes_by_model, default=None, return_dtype=pl.String).alias("note"),
     )
     ids = scored_origins(ev)

@@ -1,6 +1,6 @@
 """The model zoo: every candidate model is declared here, once.
 
-A :class:`Candidate` says what a model is (builder, role, complexity, whether it needs drivers). Before a
+A :class:`Candidate` says what a model is (builder, role, complexity). Before a
 target is evaluated, each candidate is *resolved* against the shortest history it must serve into a
 :class:`ModelSpec` (name + concrete, JSON-serialisable parameters). That one spec is used at every
 rolling origin, stored with the trained artifact and is exactly what a refit builds: the configuration
@@ -79,7 +79,6 @@ class Candidate:
     complexity: int
     factory: Callable[..., Any]
     resolve: Callable[[FitContext], dict[str, Any] | None]
-    uses_drivers: bool = False
 
     def spec(self, ctx: FitContext) -> ModelSpec | None:
         """The configuration for this context, or None if the model does not apply (e.g. no season)."""

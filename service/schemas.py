@@ -449,7 +449,8 @@ class LeaderboardRowResponse(BaseModel):
     role: str = Field(description="baseline, reference, member or method")
     weight: float | None = Field(description="combination weight at the serving origin")
     served: bool = Field(description="true for the served method")
-    uses_drivers: bool
+    uses_drivers: bool = Field(description="true where the model's history was extended with a nowcast from a "
+                               "faster-published indicator (the series' method names it)")
     note: str | None = Field(description="why a member was passed over, if it was")
 
 

@@ -1,4 +1,5 @@
-"""One coherent set of numbers, stated as properties over every served series of one training run."""
+"""One coherent set of numbers, stated as properties over every served series of one training run (and the
+labels its leaderboards carry)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import pytest
 
 from forecasting.hbm import HBM_ID
 from forecasting.reconcile import CAPEX_PARTS, CAPEX_TOTALS, COHERENT_GROUPS, MEMORY_MAKERS, MEMORY_MARKET, TEMPORAL
+from forecasting.targets import TARGETS
 from forecasting.train import TrainResult, train, with_coherent_groups
+from forecasting.zoo import COMBINATION
 from pipelines.features import annual_totals
 from pipelines.fx import to_usd, usd_unit, usd_unit_factor
 from pipelines.panel import load_panel
@@ -136,3 +139,13 @@ def test_hbm_rides_the_reconciled_capex(run: TrainResult) -> None:
     for i, d in enumerate(hbm.dates()):
         implied = hbm.point[i] * 1000 / capex[d.year]
         assert share["low"] * content["low"] * 0.8 <= implied <= share["high"] * content["high"] * 1.2
+
+
+def test_leaderboards_mark_the_models_that_continue_from_a_nowcast(run: TrainResult) -> None:
+    """WSTS's members (and so the combination) see Korea's exports through the nowcast; the plain references
+    are fitted on the published history only, and a target without an indicator uses no driver at all."""
+    board = run.forecaster.models["wsts_worldwide_sales"].leaderboard
+    flags = dict(board.select("model", "uses_drivers").unique().iter_rows())
+    assert {m for m, used in flags.items() if used} == {*TARGETS["wsts_worldwide_sales"].members, COMBINATION}
+    assert flags["PlainETS"] is False and flags["Naive"] is False
+    assert not run.forecaster.models["capex_meta"].leaderboard["uses_drivers"].any()
