@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from forecasting.engine import LocalEngine  # noqa: E402
-from forecasting.evaluation import Evaluation, evaluate_target, leaderboard  # noqa: E402
-from forecasting.reconcile import CAPEX_PARTS, CAPEX_TOTALS  # noqa: E402
+from forecasting.evaluation import Evaluation, evaluate_target, interval_bounds, leaderboard, stable_seed  # noqa: E402
+from forecasting.reconcile import CAPEX_PARTS, CAPEX_TOTALS, joint_cutoffs  # noqa: E402
 from forecasting.targets import TARGETS  # noqa: E402
 from forecasting.track_record import REFERENCE_MODELS, summary, track_dates, track_record  # noqa: E402
 from forecasting.zoo import BASELINES, COMBINATION  # noqa: E402
@@ -128,17 +128,54 @@ def direct_forecasts(ev: Evaluation, h: int = 15) -> pl.DataFrame:
 RECONCILERS = ("ols", "wls_struct", "mint_shrink")
 
 
+def _newest_origin(ev: Evaluation, when: date) -> int | None:
+    o = ev.origins.filter(pl.col("origin") <= when, pl.col("kind") == "rolling").sort("origin")
+    return int(o["origin_id"][-1]) if o.height else None
+
+
 def _base_at(ev: Evaluation, when: date, known_ok: bool) -> tuple[dict[date, float], dict[date, float]] | None:
     """(values as known at ``when`` if ``known_ok``, combination point by quarter) from ``ev``'s newest
     rolling origin on or before ``when``."""
-    o = ev.origins.filter(pl.col("origin") <= when, pl.col("kind") == "rolling").sort("origin")
-    if o.height == 0:
+    oid = _newest_origin(ev, when)
+    if oid is None:
         return None
-    oid = int(o["origin_id"][-1])
     known = dict(ev.known_at(when).select("ds", "y").iter_rows()) if known_ok else {}
     point = dict(ev.forecasts.filter(pl.col("origin_id") == oid, pl.col("model") == COMBINATION)
                  .select("ds", pl.col("yhat").exp()).iter_rows())
     return known, point
+
+
+def _sample_columns(ev: Evaluation, oid: int, steps: list[date], cutoffs: list[date] | None,
+                    known: dict[date, float]) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """(point, sample paths, n_eff) of ``ev``'s combination at ``oid`` on ``steps`` (published values where
+    known), as the served model draws them; None if a step is beyond its horizon."""
+    point, paths, n_eff, _ = ev.sample_paths(oid, COMBINATION, cutoffs)
+    start = ev.training[oid].cutoff
+    freq = ev.cfg.frequency
+    pt, cols = np.empty(len(steps)), np.empty((paths.shape[0], len(steps)))
+    for j, d in enumerate(steps):
+        if d in known:
+            pt[j], cols[:, j] = known[d], known[d]
+            continue
+        i = freq.periods_between(start, d) - 1
+        if not 0 <= i < paths.shape[1]:
+            return None
+        pt[j], cols[:, j] = point[i], paths[:, i]
+    return pt, cols, n_eff
+
+
+def _band_scores(actual: float, point: float, samples: np.ndarray, n_eff: int, scale: float) -> dict[str, float]:
+    """Hits at 80/95% and the scaled Winkler score at 80% of one served band."""
+    bounds = interval_bounds(samples[:, None], (80, 95), n_eff or None, point=np.array([point]))
+    out = {}
+    for lv, (lo, hi) in bounds.items():
+        lo_v, hi_v = float(lo[0]), float(hi[0])
+        out[f"hit_{lv}"] = float(lo_v <= actual <= hi_v)
+        if lv == 80:
+            a = 0.2
+            w = hi_v - lo_v + (2 / a) * max(lo_v - actual, 0.0) + (2 / a) * max(actual - hi_v, 0.0)
+            out["winkler_80"] = w / scale
+    return out
 
 
 def _insample(ev: Evaluation, when: date) -> dict[date, tuple[float, float]]:
@@ -171,6 +208,7 @@ def capex_reconciliation(panel: pl.DataFrame, when: date, engine: LocalEngine) -
     latest = {s: dict(evs[s].known_at(date.max).select("ds", "y").iter_rows()) for s in order[:2]}
     methods = ("own", "bottom_up", *RECONCILERS)
     errs: dict[str, dict[str, list[float]]] = {s: {m: [] for m in methods} for s in order[:2]}
+    bands: dict[str, dict[str, list[dict[str, float]]]] = {m: {s: [] for s in order[:2]} for m in ("own", "bottom_up")}
     for r in total.origins.filter(pl.col("kind") == "rolling").iter_rows(named=True):
         when_o, oid = r["origin"], r["origin_id"]
         bases = [_base_at(evs[s], when_o, s in CAPEX_PARTS) for s in order]
@@ -195,6 +233,13 @@ def capex_reconciliation(panel: pl.DataFrame, when: date, engine: LocalEngine) -
                 rec[m] = MinTrace(method=m).fit_predict(s_mat, y_hat, y_insample=y_in, y_hat_insample=f_in)["mean"][:2]
             else:
                 rec[m] = MinTrace(method=m).fit_predict(s_mat, y_hat)["mean"][:2]
+        # the served bands: the totals' own sample paths vs the per-sample sums of the jointly drawn parts
+        part_oids = [_newest_origin(evs[p], when_o) for p in CAPEX_PARTS]
+        cutoffs = joint_cutoffs([evs[p] for p in CAPEX_PARTS], seed=stable_seed("capex", when_o),
+                                origin_ids=[int(o) for o in part_oids if o is not None]) or None
+        drawn = {p: _sample_columns(evs[p], int(o), steps, cutoffs,
+                                    dict(evs[p].known_at(when_o).select("ds", "y").iter_rows()))
+                 for p, o in zip(CAPEX_PARTS, part_oids, strict=True) if o is not None}
         for k, sid in enumerate(order[:2]):
             hist = evs[sid].known_at(when_o)["y"].to_numpy()
             if hist.size < 5:
@@ -203,6 +248,18 @@ def capex_reconciliation(panel: pl.DataFrame, when: date, engine: LocalEngine) -
             for j, d in enumerate(steps):
                 for m in methods:
                     errs[sid][m].append(abs(latest[sid][d] - float(rec[m][k, j])) / scale)
+            own_oid = _newest_origin(evs[sid], when_o)
+            own = None if own_oid is None else _sample_columns(evs[sid], own_oid, steps, None, {})
+            parts = [drawn.get(p) for p in CAPEX_TOTALS[sid]]
+            for j, d in enumerate(steps):
+                if own is not None:
+                    bands["own"][sid].append(_band_scores(latest[sid][d], own[0][j], own[1][:, j], own[2], scale))
+                if all(x is not None for x in parts):
+                    pt = sum(x[0][j] for x in parts if x is not None)
+                    smp = sum(x[1][:, j] for x in parts if x is not None)
+                    n_eff = min(x[2] for x in parts if x is not None)
+                    bands["bottom_up"][sid].append(_band_scores(latest[sid][d], float(pt), np.asarray(smp), n_eff,
+                                                                scale))
     out: dict[str, object] = {}
     for sid, by in errs.items():
         ok = ~np.isnan(np.array(by["mint_shrink"]))
@@ -210,7 +267,10 @@ def capex_reconciliation(panel: pl.DataFrame, when: date, engine: LocalEngine) -
                     **{m: float(np.nanmean(v)) if v else float("nan") for m, v in by.items()},
                     # the same steps for every method where MinT-shrink had enough nested residuals
                     **{f"{m}_on_shrink_steps": float(np.mean(np.array(v)[ok])) if ok.any() else float("nan")
-                       for m, v in by.items()}}
+                       for m, v in by.items()},
+                    **{f"{m}_{k}": float(np.mean([b[k] for b in bands[m][sid]])) if bands[m][sid] else float("nan")
+                       for m in bands for k in ("hit_80", "hit_95", "winkler_80")},
+                    "band_steps": {m: len(bands[m][sid]) for m in bands}}
     return out
 
 
@@ -273,6 +333,12 @@ def main() -> int:
                   f"{v['wls_struct']:.3f}", f"{v['mint_shrink']:.3f} ({v['mint_shrink_steps']}; own "
                   f"{v['own_on_shrink_steps']:.3f}, bottom-up {v['bottom_up_on_shrink_steps']:.3f})")
     console.print(t)
+    for sid, v in rec.items():
+        assert isinstance(v, dict)
+        console.print(f"{sid} served bands, h=1..4 ({v['band_steps']['bottom_up']} origin-steps): bottom-up (served) "
+                      f"cover {v['bottom_up_hit_80']:.2f} / {v['bottom_up_hit_95']:.2f} at 80/95%, scaled Winkler80 "
+                      f"{v['bottom_up_winkler_80']:.2f}; own combination {v['own_hit_80']:.2f} / "
+                      f"{v['own_hit_95']:.2f}, {v['own_winkler_80']:.2f}")
     results["capex_reconciliation"] = rec
     if args.all:
         t = Table(title="every target: served method vs plain references at its primary horizon (MASE, coverage)")

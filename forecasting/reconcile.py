@@ -68,11 +68,13 @@ COHERENT_GROUPS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def joint_cutoffs(evals: Sequence[Evaluation], n: int = N_SAMPLES, seed: int = 0) -> list[date]:
-    """Past origin cutoffs shared by every evaluation's serving origin, ``n`` draws (seeded)."""
+def joint_cutoffs(evals: Sequence[Evaluation], n: int = N_SAMPLES, seed: int = 0,
+                  origin_ids: Sequence[int] | None = None) -> list[date]:
+    """Past origin cutoffs shared by every evaluation's serving origin (or by ``origin_ids``, one per
+    evaluation: how the accuracy bench replays the served draws at past origins), ``n`` draws (seeded)."""
     sets = []
-    for ev in evals:
-        oid = ev.serving_id
+    for k, ev in enumerate(evals):
+        oid = ev.serving_id if origin_ids is None else origin_ids[k]
         when = ev.origin_row(oid)["origin"]
         assert isinstance(when, date)
         past = ev.origins.filter((pl.col("kind") == "rolling") & (pl.col("origin") < when))["cutoff"].to_list()
