@@ -234,12 +234,12 @@ def capex_reconciliation(panel: pl.DataFrame, when: date, engine: LocalEngine) -
             else:
                 rec[m] = MinTrace(method=m).fit_predict(s_mat, y_hat)["mean"][:2]
         # the served bands: the totals' own sample paths vs the per-sample sums of the jointly drawn parts
-        part_oids = [_newest_origin(evs[p], when_o) for p in CAPEX_PARTS]
+        part_oids = [_newest_origin(evs[p], when_o) or 0 for p in CAPEX_PARTS]  # every part has one (bases)
         cutoffs = joint_cutoffs([evs[p] for p in CAPEX_PARTS], seed=stable_seed("capex", when_o),
-                                origin_ids=[int(o) for o in part_oids if o is not None]) or None
-        drawn = {p: _sample_columns(evs[p], int(o), steps, cutoffs,
+                                origin_ids=part_oids) or None
+        drawn = {p: _sample_columns(evs[p], o, steps, cutoffs,
                                     dict(evs[p].known_at(when_o).select("ds", "y").iter_rows()))
-                 for p, o in zip(CAPEX_PARTS, part_oids, strict=True) if o is not None}
+                 for p, o in zip(CAPEX_PARTS, part_oids, strict=True)}
         for k, sid in enumerate(order[:2]):
             hist = evs[sid].known_at(when_o)["y"].to_numpy()
             if hist.size < 5:
