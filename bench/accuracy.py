@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 from rich.console import Console
 from rich.table import Table
+from utilsforecast.losses import coverage, winkler_score
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -112,14 +113,13 @@ def direct_forecasts(ev: Evaluation, h: int = 15) -> pl.DataFrame:
         nc = ev.nowcasts.get(oid)
         df = (nc.extended if nc is not None else ev.training[oid].df).sort("ds")
         n_nc = df.height - ev.training[oid].df.height
-        pdf = df.select(pl.lit("s").alias("unique_id"), "ds", pl.col("y").log() if ev.log else pl.col("y")).to_pandas()
+        pdf = df.select(pl.lit("s").alias("unique_id"), "ds", ev.work(pl.col("y")).alias("y")).to_pandas()
         pdf["ds"] = pd.to_datetime(pdf["ds"])
         mlf = MLForecast(models={DIRECT: Ridge(alpha=1.0)}, freq="MS", lags=[1, 2, 3, 6, 12],
                          target_transforms=[Differences([1])])
         mlf.fit(pdf, max_horizon=h - n_nc)
         pred = pl.from_pandas(mlf.predict(h - n_nc)).select(pl.col("ds").cast(pl.Date), pl.col(DIRECT).alias("yhat"))
-        steps = pl.concat([df.tail(n_nc).select("ds", (pl.col("y").log() if ev.log else pl.col("y")).alias("yhat")),
-                           pred]) if n_nc else pred
+        steps = pl.concat([df.tail(n_nc).select("ds", ev.work(pl.col("y")).alias("yhat")), pred]) if n_nc else pred
         out.append(steps.with_columns(pl.lit(oid).cast(pl.Int64).alias("origin_id"), pl.lit(DIRECT).alias("model"),
                                       pl.int_range(1, steps.height + 1, dtype=pl.Int64).alias("h")))
     return pl.concat(out)
@@ -133,16 +133,10 @@ def _newest_origin(ev: Evaluation, when: date) -> int | None:
     return int(o["origin_id"][-1]) if o.height else None
 
 
-def _base_at(ev: Evaluation, when: date, known_ok: bool) -> tuple[dict[date, float], dict[date, float]] | None:
-    """(values as known at ``when`` if ``known_ok``, combination point by quarter) from ``ev``'s newest
-    rolling origin on or before ``when``."""
-    oid = _newest_origin(ev, when)
-    if oid is None:
-        return None
-    known = dict(ev.known_at(when).select("ds", "y").iter_rows()) if known_ok else {}
-    point = dict(ev.forecasts.filter(pl.col("origin_id") == oid, pl.col("model") == COMBINATION)
-                 .select("ds", pl.col("yhat").exp()).iter_rows())
-    return known, point
+def _point_by_date(ev: Evaluation, oid: int) -> dict[date, float]:
+    """The combination's point at ``oid`` on the series' own scale, by period."""
+    fc = ev.forecasts.filter(pl.col("origin_id") == oid, pl.col("model") == COMBINATION).sort("h")
+    return dict(zip(fc["ds"].to_list(), ev.unwork(fc["yhat"].to_numpy()).tolist(), strict=True))
 
 
 def _sample_columns(ev: Evaluation, oid: int, steps: list[date], cutoffs: list[date] | None,
@@ -164,28 +158,25 @@ def _sample_columns(ev: Evaluation, oid: int, steps: list[date], cutoffs: list[d
     return pt, cols, n_eff
 
 
-def _band_scores(actual: float, point: float, samples: np.ndarray, n_eff: int, scale: float) -> dict[str, float]:
-    """Hits at 80/95% and the scaled Winkler score at 80% of one served band."""
+def _band_row(key: str, actual: float, point: float, samples: np.ndarray, n_eff: int,
+              scale: float) -> dict[str, object]:
+    """One served band at 80 and 95% (``interval_bounds``, as served), divided by the MASE scale so
+    utilsforecast's Winkler score comes out scaled like MASE."""
     bounds = interval_bounds(samples[:, None], (80, 95), n_eff or None, point=np.array([point]))
-    out = {}
+    row: dict[str, object] = {"unique_id": key, "y": actual / scale}
     for lv, (lo, hi) in bounds.items():
-        lo_v, hi_v = float(lo[0]), float(hi[0])
-        out[f"hit_{lv}"] = float(lo_v <= actual <= hi_v)
-        if lv == 80:
-            a = 0.2
-            w = hi_v - lo_v + (2 / a) * max(lo_v - actual, 0.0) + (2 / a) * max(actual - hi_v, 0.0)
-            out["winkler_80"] = w / scale
-    return out
+        row[f"band-lo-{lv}"], row[f"band-hi-{lv}"] = float(lo[0]) / scale, float(hi[0]) / scale
+    return row
 
 
-def _insample(ev: Evaluation, when: date) -> dict[date, tuple[float, float]]:
+def _insample(ev: Evaluation, when: date, known: dict[date, float]) -> dict[date, tuple[float, float]]:
     """Quarter -> (actual as known at ``when``, the one-step combination forecast made before it): the
     nested residuals MinT's covariance is estimated from."""
-    known = dict(ev.known_at(when).select("ds", "y").iter_rows())
     past = ev.origins.filter(pl.col("origin") < when, pl.col("kind") == "rolling")["origin_id"]
     one = ev.forecasts.filter(pl.col("origin_id").is_in(past.implode()), pl.col("model") == COMBINATION,
-                              pl.col("h") == 1).select("ds", pl.col("yhat").exp())
-    return {d: (known[d], f) for d, f in one.iter_rows() if d in known}
+                              pl.col("h") == 1).select("ds", "yhat")
+    fc = ev.unwork(one["yhat"].to_numpy())
+    return {d: (known[d], float(f)) for d, f in zip(one["ds"].to_list(), fc, strict=True) if d in known}
 
 
 def capex_reconciliation(panel: pl.DataFrame, when: date, engine: LocalEngine) -> dict[str, object]:
@@ -195,32 +186,40 @@ def capex_reconciliation(panel: pl.DataFrame, when: date, engine: LocalEngine) -
     company that has already reported the quarter contributes the reported value); hierarchicalforecast's
     MinTrace reconciles the seven base forecasts (five companies, ex-Amazon, total) with OLS, structural
     scaling and the shrunk covariance of the one-step errors made before the origin (nested). Scored on the
-    values as known today, scaled per origin by the total's seasonal-naive error before it.
+    values as known today, scaled per origin by the total's seasonal-naive error before it. The served bands
+    (the totals' own paths and the per-sample sums of the jointly drawn parts) are replayed at the same steps.
     """
     from hierarchicalforecast.methods import MinTrace  # bench-only dependency
 
     ex_parts = CAPEX_TOTALS["capex_hyperscalers_ex_amazon"]
-    order = ["capex_hyperscalers_total", "capex_hyperscalers_ex_amazon", *CAPEX_PARTS]
+    totals = ["capex_hyperscalers_total", "capex_hyperscalers_ex_amazon"]
+    order = [*totals, *CAPEX_PARTS]
     s_mat = np.vstack([np.ones(len(CAPEX_PARTS)), [p in ex_parts for p in CAPEX_PARTS],
                        np.eye(len(CAPEX_PARTS))]).astype(float)
     evs = {s: evaluate_target(panel, TARGETS[s], when, engine=engine) for s in order}
     total = evs["capex_hyperscalers_total"]
-    latest = {s: dict(evs[s].known_at(date.max).select("ds", "y").iter_rows()) for s in order[:2]}
+    latest = {s: dict(evs[s].known_at(date.max).select("ds", "y").iter_rows()) for s in totals}
     methods = ("own", "bottom_up", *RECONCILERS)
-    errs: dict[str, dict[str, list[float]]] = {s: {m: [] for m in methods} for s in order[:2]}
-    bands: dict[str, dict[str, list[dict[str, float]]]] = {m: {s: [] for s in order[:2]} for m in ("own", "bottom_up")}
+    errs: dict[str, dict[str, list[float]]] = {s: {m: [] for m in methods} for s in totals}
+    band_rows: list[dict[str, object]] = []
     for r in total.origins.filter(pl.col("kind") == "rolling").iter_rows(named=True):
-        when_o, oid = r["origin"], r["origin_id"]
-        bases = [_base_at(evs[s], when_o, s in CAPEX_PARTS) for s in order]
-        if any(b is None for b in bases):
+        when_o = r["origin"]
+        # per series, once per origin: its newest origin by then and its values as known then
+        at = {s: _newest_origin(evs[s], when_o) for s in order}
+        if any(o is None for o in at.values()):
             continue
-        steps = total.forecasts.filter(pl.col("origin_id") == oid, pl.col("model") == COMBINATION,
+        oids = {s: int(o) for s, o in at.items() if o is not None}
+        known = {s: dict(evs[s].known_at(when_o).select("ds", "y").iter_rows()) for s in order}
+        points = {s: _point_by_date(evs[s], oids[s]) for s in order}
+        steps = total.forecasts.filter(pl.col("origin_id") == oids[totals[0]], pl.col("model") == COMBINATION,
                                        pl.col("h") <= 4)["ds"].to_list()
-        steps = [d for d in steps if all(d in latest[s] for s in order[:2])]
-        y_hat = np.array([[b[0].get(d, b[1].get(d, np.nan)) for d in steps] for b in bases if b is not None])
+        steps = [d for d in steps if all(d in latest[s] for s in totals)]
+        # base forecasts: a company's reported quarter where it has one, every series' forecast otherwise
+        y_hat = np.array([[(known[s] if s in CAPEX_PARTS else {}).get(d, points[s].get(d, np.nan)) for d in steps]
+                          for s in order])
         if not steps or np.isnan(y_hat).any():
             continue
-        ins = [_insample(evs[s], when_o) for s in order]
+        ins = [_insample(evs[s], when_o, known[s]) for s in order]
         common = sorted(set.intersection(*(set(i) for i in ins)))
         rec = {"own": y_hat[:2], "bottom_up": s_mat[:2] @ y_hat[2:]}
         for m in RECONCILERS:
@@ -233,33 +232,34 @@ def capex_reconciliation(panel: pl.DataFrame, when: date, engine: LocalEngine) -
                 rec[m] = MinTrace(method=m).fit_predict(s_mat, y_hat, y_insample=y_in, y_hat_insample=f_in)["mean"][:2]
             else:
                 rec[m] = MinTrace(method=m).fit_predict(s_mat, y_hat)["mean"][:2]
-        # the served bands: the totals' own sample paths vs the per-sample sums of the jointly drawn parts
-        part_oids = [_newest_origin(evs[p], when_o) or 0 for p in CAPEX_PARTS]  # every part has one (bases)
         cutoffs = joint_cutoffs([evs[p] for p in CAPEX_PARTS], seed=stable_seed("capex", when_o),
-                                origin_ids=part_oids) or None
-        drawn = {p: _sample_columns(evs[p], o, steps, cutoffs,
-                                    dict(evs[p].known_at(when_o).select("ds", "y").iter_rows()))
-                 for p, o in zip(CAPEX_PARTS, part_oids, strict=True)}
-        for k, sid in enumerate(order[:2]):
-            hist = evs[sid].known_at(when_o)["y"].to_numpy()
+                                origin_ids=[oids[p] for p in CAPEX_PARTS]) or None
+        drawn = {p: _sample_columns(evs[p], oids[p], steps, cutoffs, known[p]) for p in CAPEX_PARTS}
+        for k, sid in enumerate(totals):
+            hist = np.array(list(known[sid].values()))  # known_at is sorted by period
             if hist.size < 5:
                 continue
             scale = float(np.mean(np.abs(hist[4:] - hist[:-4])))
             for j, d in enumerate(steps):
                 for m in methods:
                     errs[sid][m].append(abs(latest[sid][d] - float(rec[m][k, j])) / scale)
-            own_oid = _newest_origin(evs[sid], when_o)
-            own = None if own_oid is None else _sample_columns(evs[sid], own_oid, steps, None, {})
-            parts = [drawn.get(p) for p in CAPEX_TOTALS[sid]]
+            own = _sample_columns(evs[sid], oids[sid], steps, None, {})
+            parts = [drawn[p] for p in CAPEX_TOTALS[sid]]
             for j, d in enumerate(steps):
                 if own is not None:
-                    bands["own"][sid].append(_band_scores(latest[sid][d], own[0][j], own[1][:, j], own[2], scale))
+                    band_rows.append(_band_row(f"{sid}|own", latest[sid][d], own[0][j], own[1][:, j], own[2], scale))
                 if all(x is not None for x in parts):
-                    pt = sum(x[0][j] for x in parts if x is not None)
-                    smp = sum(x[1][:, j] for x in parts if x is not None)
-                    n_eff = min(x[2] for x in parts if x is not None)
-                    bands["bottom_up"][sid].append(_band_scores(latest[sid][d], float(pt), np.asarray(smp), n_eff,
-                                                                scale))
+                    got = [x for x in parts if x is not None]
+                    band_rows.append(_band_row(f"{sid}|bottom_up", latest[sid][d], float(sum(x[0][j] for x in got)),
+                                               np.sum([x[1][:, j] for x in got], axis=0), min(x[2] for x in got),
+                                               scale))
+    bands = pl.DataFrame(band_rows)
+    scores: dict[str, dict[str, float]] = {}
+    for name, frame in (("hit_80", coverage(bands, ["band"], 80)), ("hit_95", coverage(bands, ["band"], 95)),
+                        ("winkler_80", winkler_score(bands, ["band"], 80))):
+        for key, v in frame.iter_rows():
+            scores.setdefault(key, {})[name] = v
+    steps_by = dict(bands.group_by("unique_id").len().iter_rows())
     out: dict[str, object] = {}
     for sid, by in errs.items():
         ok = ~np.isnan(np.array(by["mint_shrink"]))
@@ -268,9 +268,9 @@ def capex_reconciliation(panel: pl.DataFrame, when: date, engine: LocalEngine) -
                     # the same steps for every method where MinT-shrink had enough nested residuals
                     **{f"{m}_on_shrink_steps": float(np.mean(np.array(v)[ok])) if ok.any() else float("nan")
                        for m, v in by.items()},
-                    **{f"{m}_{k}": float(np.mean([b[k] for b in bands[m][sid]])) if bands[m][sid] else float("nan")
-                       for m in bands for k in ("hit_80", "hit_95", "winkler_80")},
-                    "band_steps": {m: len(bands[m][sid]) for m in bands}}
+                    **{f"{m}_{k}": scores.get(f"{sid}|{m}", {}).get(k, float("nan"))
+                       for m in ("own", "bottom_up") for k in ("hit_80", "hit_95", "winkler_80")},
+                    "band_steps": {m: steps_by.get(f"{sid}|{m}", 0) for m in ("own", "bottom_up")}}
     return out
 
 
