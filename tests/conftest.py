@@ -48,9 +48,10 @@ def _one_evaluation_per_target() -> Iterator[dict[tuple[Any, ...], Any]]:
     A dozen fixtures train overlapping groups on the shipped data (the coherence run, the dashboard's WSTS,
     the service's champions, the small fault-test run...). Each evaluation is deterministic in its inputs,
     so a repeat only costs minutes of suite time: the key holds everything the evaluation reads (the panel's
-    exact rows, the target config, the origin date and the extra origins). Every ``train`` call still
-    assembles, reconciles and serializes its own run; runs on an engine (Dask, Spark) and tests that patch
-    ``evaluate_target`` themselves are never served from here.
+    exact rows, the target config, the origin date and the extra origins; it reads no setting or clock).
+    Every ``train`` call still assembles, reconciles and serializes its own run. Runs on an engine (Dask,
+    Spark) always evaluate; a test that patches ``evaluate_target`` wraps this function, so what it injects
+    still happens on every call. Direct ``evaluate_target`` calls (engine parity, the bench) bypass it.
     """
     import forecasting.train as train_module
 
