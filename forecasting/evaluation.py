@@ -538,33 +538,45 @@ def cv_frame(ev: Evaluation, origin_ids: Sequence[int], models: Sequence[str],
     return cv.select("unique_id", "ds", "cutoff", "h", "y", *value_cols)
 
 
+#: the leaderboard's score columns (``forecasting.train`` adds the labels: served, role, weight, ...)
+BOARD_SCHEMA = {"model": pl.String, "horizon": pl.Int64, "mase": pl.Float64, "smape": pl.Float64,
+                "mae": pl.Float64, "rmse": pl.Float64, "bias": pl.Float64, "coverage_80": pl.Float64,
+                "coverage_95": pl.Float64, "winkler_80": pl.Float64, "winkler_95": pl.Float64,
+                "windows": pl.Int64}
+
+
+def origin_training(ev: Evaluation, origin_ids: Sequence[int]) -> pl.DataFrame:
+    """``unique_id, ds, cutoff, y``: the history known at each origin, which scales MASE per origin."""
+    return pl.concat([ev.training[oid].observed().with_columns(pl.lit(ev.origin_row(oid)["cutoff"])
+                                                              .cast(pl.Date).alias("cutoff"))
+                      for oid in origin_ids]).select("unique_id", "ds", "cutoff", "y")
+
+
 def leaderboard(ev: Evaluation, horizons: Sequence[int] | None = None) -> pl.DataFrame:
     """Per model and horizon: MASE, sMAPE, MAE, RMSE, bias, coverage and scaled Winkler score.
 
     Every model is scored on the same origins and steps, with intervals built the same nested way.
     """
     cfg = ev.cfg
-    horizons = tuple(horizons or sorted({cfg.primary_h, cfg.default_h}))
     models = [*[m for m in ZOO if m in ev.specs], COMBINATION]
     ids = scored_origins(ev)
-    schema = {"model": pl.String, "horizon": pl.Int64, "mase": pl.Float64, "smape": pl.Float64,
-              "mae": pl.Float64, "rmse": pl.Float64, "bias": pl.Float64, "coverage_80": pl.Float64,
-              "coverage_95": pl.Float64, "winkler_80": pl.Float64, "winkler_95": pl.Float64,
-              "windows": pl.Int64}
     if len(ids) < MIN_ORIGINS:
-        return pl.DataFrame(schema=schema)
-    cv = cv_frame(ev, ids, models)
-    train = pl.concat([ev.training[oid].observed().with_columns(pl.lit(ev.origin_row(oid)["cutoff"])
-                                                               .cast(pl.Date).alias("cutoff"))
-                       for oid in ids]).select("unique_id", "ds", "cutoff", "y")
+        return pl.DataFrame(schema=BOARD_SCHEMA)
+    return score_cv(cv_frame(ev, ids, models), origin_training(ev, ids), models,
+                    horizons or sorted({cfg.primary_h, cfg.default_h}), cfg.frequency.periods_per_year, len(ids))
+
+
+def score_cv(cv: pl.DataFrame, train: pl.DataFrame, models: Sequence[str], horizons: Sequence[int],
+             season: int, windows: int) -> pl.DataFrame:
+    """Leaderboard rows of a Nixtla CV frame (with ``h``) from ``windows`` origins, MASE scaled per (series,
+    cutoff) by ``train`` (``unique_id, ds, cutoff, y``); Winkler scores divided by the same scale, like MASE."""
     # utilsforecast scales per (id, cutoff) with the training rows of that cutoff
-    train = train.with_columns(pl.concat_str("unique_id", pl.lit("|"), pl.col("cutoff").cast(pl.String))
-                               .alias("unique_id")).drop("cutoff")
+    keyed = pl.concat_str("unique_id", pl.lit("|"), pl.col("cutoff").cast(pl.String)).alias("unique_id")
+    train = train.with_columns(keyed).drop("cutoff")
+    models = list(models)
     rows: list[dict[str, object]] = []
-    season = cfg.frequency.periods_per_year
     for h in horizons:
-        sub = cv.filter(pl.col("h") <= h).with_columns(
-            pl.concat_str("unique_id", pl.lit("|"), pl.col("cutoff").cast(pl.String)).alias("unique_id"))
+        sub = cv.filter(pl.col("h") <= h).with_columns(keyed)
         metrics: list[Callable[..., Any]] = [partial(mase, seasonality=season), smape, mae, rmse, bias, coverage,
                    partial(winkler_score, level=80), partial(winkler_score, level=95)]
         ev_df = evaluate(sub.drop("h", "cutoff"), metrics=metrics, models=models,
@@ -582,9 +594,9 @@ def leaderboard(ev: Evaluation, horizons: Sequence[int] | None = None) -> pl.Dat
                 "coverage_95": table.get("coverage_level95", {}).get(m),
                 "winkler_80": _scaled(table, "winkler_score", m, scale, 80),
                 "winkler_95": _scaled(table, "winkler_score", m, scale, 95),
-                "windows": len(ids),
+                "windows": windows,
             })
-    return pl.DataFrame(rows, schema=schema)
+    return pl.DataFrame(rows, schema=BOARD_SCHEMA)
 
 
 def _scaled(table: dict[str, dict[str, float]], name: str, model: str, scale: float | None,

@@ -434,7 +434,10 @@ def fan_chart(loaded: LoadedModel, series_id: str) -> bytes:
 
 
 def has_backtest(sm: SeriesModel) -> bool:
-    return sm.kind == "fitted" and sm.leaderboard.height > 0
+    """A leaderboard that scores what is served: a fitted combination's, or a capex aggregate's replayed sum."""
+    return sm.leaderboard.height > 0 and (
+        sm.kind == "fitted" or (sm.kind == "reconciled" and "served" in sm.leaderboard.columns
+                                and bool(sm.leaderboard["served"].any())))
 
 
 def backtest_response(loaded: LoadedModel, series_id: str, today: date) -> BacktestResponse:
@@ -444,6 +447,8 @@ def backtest_response(loaded: LoadedModel, series_id: str, today: date) -> Backt
                        f"{series_id} has no backtest: "
                        + ("it is a structural model calibrated on dated estimates (no history to backtest on); "
                           "see /v1/models/hbm/assumptions" if sm.kind == "structural"
+                          else f"it is served as derived from other series ({sm.method.name}), see its method"
+                          if sm.kind == "derived"
                           else f"too few origins in model version {loaded.version}"))
     body = to_dict(sm.result(), loaded.metadata(), today=today, include=())
     rows = [LeaderboardRowResponse.model_validate({k: _clean(k, v) for k, v in r.items()})

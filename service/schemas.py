@@ -226,8 +226,9 @@ class SeriesResponse(BaseModel):
         description="calendar years the serving model's forecast of this series completes (the largest outlook "
                     "`horizon`; null: not forecast)")
     track_record: bool = Field(default=False, description="true if GET /v1/track-record/{id} has a stored record")
-    backtest: bool = Field(default=False, description="true if GET /v1/backtests/{id} has a leaderboard (series "
-                                                      "derived from others, e.g. bottom-up totals, may not)")
+    backtest: bool = Field(default=False, description="true if GET /v1/backtests/{id} has a leaderboard scoring "
+                                                      "the served method (a capex total: its replayed bottom-up sum; "
+                                                      "series derived otherwise, e.g. the memory market, have none)")
 
 
 class ModelledSeriesResponse(BaseModel):

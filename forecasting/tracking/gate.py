@@ -37,6 +37,7 @@ from forecasting.artifact import Forecaster, SeriesModel
 from forecasting.data import NotEnoughDataError
 from forecasting.evaluation import Evaluation, evaluate_target
 from forecasting.hbm import CAPEX_DRIVER, HBM_ID
+from forecasting.reconcile import CAPEX_TOTALS, served_with
 from forecasting.targets import TARGETS, TargetConfig
 from forecasting.tracking.merge import provenance
 from forecasting.zoo import COMBINATION
@@ -268,7 +269,9 @@ def gather(challenger: Forecaster, champion: Forecaster, panel: pl.DataFrame, *,
                                                       "carried unchanged"))
             continue
         if sid == HBM_ID or sid not in TARGETS or sm.kind != "fitted":
-            out.append(SeriesEvidence(sid, "derived", f"derived from {CAPEX_DRIVER}, compared through it"))
+            src = (CAPEX_DRIVER if sid == HBM_ID else ", ".join(CAPEX_TOTALS.get(sid)
+                                                              or [s for s in served_with(sid) if s != sid]))
+            out.append(SeriesEvidence(sid, "derived", f"derived from {src or 'its model'}, compared through it"))
             continue
         try:
             ev = new_actuals(sid, sm, old, panel)

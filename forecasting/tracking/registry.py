@@ -233,7 +233,10 @@ def _served_metrics(result: TrainResult) -> dict[str, float]:
         sm = result.forecaster.models.get(sid)
         if sm is None:
             continue
-        for r in sm.leaderboard.filter(pl.col("model") == COMBINATION).iter_rows(named=True):
+        board = sm.leaderboard
+        served = board.filter(pl.col("served")) if "served" in board.columns else board.filter(
+            pl.col("model") == COMBINATION)
+        for r in served.iter_rows(named=True):
             for m in ("mase", "smape", "coverage_80", "coverage_95"):
                 if r[m] is not None and math.isfinite(r[m]):
                     out[f"{sid}.h{r['horizon']}.{m}"] = float(r[m])

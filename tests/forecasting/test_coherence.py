@@ -3,18 +3,33 @@ labels its leaderboards carry)."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import numpy as np
 import polars as pl
 import pytest
+from fastapi.testclient import TestClient
 
+from forecasting.evaluation import Evaluation, scored_origins
 from forecasting.hbm import HBM_ID
-from forecasting.reconcile import CAPEX_PARTS, CAPEX_TOTALS, COHERENT_GROUPS, MEMORY_MAKERS, MEMORY_MARKET, TEMPORAL
+from forecasting.reconcile import (
+    BOTTOM_UP,
+    CAPEX_PARTS,
+    CAPEX_TOTALS,
+    COHERENT_GROUPS,
+    MEMORY_MAKERS,
+    MEMORY_MARKET,
+    TEMPORAL,
+)
+from forecasting.serving import LoadedModel
 from forecasting.targets import TARGETS
 from forecasting.train import TrainResult, train, with_coherent_groups
 from forecasting.zoo import COMBINATION
 from pipelines.features import annual_totals
 from pipelines.fx import to_usd, usd_unit, usd_unit_factor
 from pipelines.panel import load_panel
+from service.config import Settings
+from service.main import create_app
 from tests.conftest import REAL_DATA_DIR
 from tests.helpers import num
 
@@ -149,3 +164,71 @@ def test_leaderboards_mark_the_models_that_continue_from_a_nowcast(run: TrainRes
     assert {m for m, used in flags.items() if used} == {*TARGETS["wsts_worldwide_sales"].members, COMBINATION}
     assert flags["PlainETS"] is False and flags["Naive"] is False
     assert not run.forecaster.models["capex_meta"].leaderboard["uses_drivers"].any()
+
+
+def test_every_backtest_scores_what_is_served(run: TrainResult) -> None:
+    """One served row per horizon in every leaderboard; a capex aggregate's is its replayed bottom-up sum,
+    with the method's MASE and origins taken from it (it had said "not backtested" while the bench scored it)."""
+    for sid, sm in run.forecaster.models.items():
+        if not sm.leaderboard.height:
+            continue
+        served = sm.leaderboard.filter(pl.col("served"))
+        assert sorted(served["horizon"].to_list()) == sorted(sm.leaderboard["horizon"].unique().to_list()), sid
+        expected = BOTTOM_UP if sid in CAPEX_TOTALS else COMBINATION
+        assert set(served["model"]) == {expected}, sid
+        prim = served.filter(pl.col("horizon") == sm.method.primary_horizon)
+        if sm.kind != "derived":
+            assert sm.method.mase == pytest.approx(prim["mase"][0]), sid
+            assert sm.method.backtest_origins == prim["windows"][0], sid
+    for total in CAPEX_TOTALS:
+        board = run.forecaster.models[total].leaderboard
+        own = board.filter(pl.col("model") == COMBINATION)
+        assert own.height and not own["served"].any() and set(own["role"]) == {"reference"}
+        assert "not backtested" not in run.forecaster.models[total].method.description
+
+
+def _newest(ev: Evaluation, when: date) -> int:
+    return int(ev.origins.filter(pl.col("origin") <= when, pl.col("kind") == "rolling").sort("origin")["origin_id"][-1])
+
+
+def test_the_bottom_up_backtest_is_the_sum_of_the_parts_forecasts_made_by_then(run: TrainResult) -> None:
+    """Recomputed here from the evaluations alone: at each origin of the total, each company's newest
+    forecast by then (its reported value for a quarter it had reported), summed and scored at steps 1..4."""
+    total, parts = "capex_hyperscalers_total", CAPEX_TOTALS["capex_hyperscalers_total"]
+    evs = run.evaluations
+    ev = evs[total]
+    latest = dict(ev.known_at(date.max).select("ds", "y").iter_rows())
+    maes = []
+    for oid in scored_origins(ev):
+        when = ev.origin_row(oid)["origin"]
+        assert isinstance(when, date)
+        steps = ev.forecasts.filter(pl.col("origin_id") == oid, pl.col("model") == COMBINATION,
+                                    pl.col("h") <= 4).sort("h")["ds"].to_list()
+        sums = np.zeros(len(steps))
+        for p in parts:
+            e = evs[p]
+            known = dict(e.known_at(when).select("ds", "y").iter_rows())
+            fc = e.forecasts.filter(pl.col("origin_id") == _newest(e, when), pl.col("model") == COMBINATION)
+            point = dict(zip(fc["ds"].to_list(), e.unwork(fc["yhat"].to_numpy()).tolist(), strict=True))
+            sums += [known[d] if d in known else point[d] for d in steps]
+        errs = [abs(latest[d] - s) for d, s in zip(steps, sums, strict=True) if d in latest]
+        if errs:
+            maes.append(np.mean(errs))
+    row = run.forecaster.models[total].leaderboard.filter(pl.col("model") == BOTTOM_UP, pl.col("horizon") == 4)
+    assert row["mae"][0] == pytest.approx(float(np.mean(maes)), rel=1e-9)
+
+
+def test_backtest_route_serves_the_reconciled_sum_and_explains_derived_series(run: TrainResult) -> None:
+    loaded = LoadedModel(run.forecaster, "1", "run-1", "champion", datetime.now(UTC).isoformat())
+    with TestClient(create_app(Settings(), model_loader=lambda: loaded, models_lister=list,
+                               retrainer=lambda: None)) as client:
+        r = client.get("/v1/backtests/capex_hyperscalers_ex_amazon")
+        assert r.status_code == 200
+        served = [row for row in r.json()["leaderboard"] if row["served"]]
+        assert {row["model"] for row in served} == {BOTTOM_UP} and all(row["role"] == "method" for row in served)
+        assert r.json()["method"]["name"] == BOTTOM_UP
+        listing = {s["id"]: s["backtest"] for s in client.get("/v1/series").json()["series"]}
+        assert listing["capex_hyperscalers_total"] is True and listing[MEMORY_MARKET] is False
+        r = client.get(f"/v1/backtests/{MEMORY_MARKET}")
+        assert r.status_code == 404 and "derived" in r.json()["error"]["message"]
+        assert "too few origins" not in r.json()["error"]["message"]
