@@ -32,7 +32,14 @@ sys.path.insert(0, str(ROOT))
 
 from forecasting.engine import LocalEngine  # noqa: E402
 from forecasting.evaluation import Evaluation, evaluate_target, interval_bounds, leaderboard, stable_seed  # noqa: E402
-from forecasting.reconcile import CAPEX_PARTS, CAPEX_TOTALS, bottom_up_backtest, joint_cutoffs  # noqa: E402
+from forecasting.reconcile import (  # noqa: E402
+    CAPEX_PARTS,
+    CAPEX_TOTALS,
+    bottom_up_backtest,
+    joint_cutoffs,
+    newest_rolling_origin,
+    served_on,
+)
 from forecasting.targets import TARGETS  # noqa: E402
 from forecasting.track_record import REFERENCE_MODELS, summary, track_dates, track_record  # noqa: E402
 from forecasting.zoo import BASELINES, COMBINATION  # noqa: E402
@@ -128,11 +135,6 @@ def direct_forecasts(ev: Evaluation, h: int = 15) -> pl.DataFrame:
 RECONCILERS = ("ols", "wls_struct", "mint_shrink")
 
 
-def _newest_origin(ev: Evaluation, when: date) -> int | None:
-    o = ev.origins.filter(pl.col("origin") <= when, pl.col("kind") == "rolling").sort("origin")
-    return int(o["origin_id"][-1]) if o.height else None
-
-
 def _point_by_date(ev: Evaluation, oid: int) -> dict[date, float]:
     """The combination's point at ``oid`` on the series' own scale, by period."""
     fc = ev.forecasts.filter(pl.col("origin_id") == oid, pl.col("model") == COMBINATION).sort("h")
@@ -141,21 +143,9 @@ def _point_by_date(ev: Evaluation, oid: int) -> dict[date, float]:
 
 def _sample_columns(ev: Evaluation, oid: int, steps: list[date], cutoffs: list[date] | None,
                     known: dict[date, float]) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """(point, sample paths, n_eff) of ``ev``'s combination at ``oid`` on ``steps`` (published values where
-    known), as the served model draws them; None if a step is beyond its horizon."""
-    point, paths, n_eff, _ = ev.sample_paths(oid, COMBINATION, cutoffs)
-    start = ev.training[oid].cutoff
-    freq = ev.cfg.frequency
-    pt, cols = np.empty(len(steps)), np.empty((paths.shape[0], len(steps)))
-    for j, d in enumerate(steps):
-        if d in known:
-            pt[j], cols[:, j] = known[d], known[d]
-            continue
-        i = freq.periods_between(start, d) - 1
-        if not 0 <= i < paths.shape[1]:
-            return None
-        pt[j], cols[:, j] = point[i], paths[:, i]
-    return pt, cols, n_eff
+    """``served_on`` over every step, or None if one is beyond the origin's horizon."""
+    got = served_on(ev, oid, steps, cutoffs, known)
+    return got if got[0].size == len(steps) else None
 
 
 def _band_row(key: str, actual: float, point: float, samples: np.ndarray, n_eff: int,
@@ -205,7 +195,7 @@ def capex_reconciliation(panel: pl.DataFrame, when: date, engine: LocalEngine) -
     for r in total.origins.filter(pl.col("kind") == "rolling").iter_rows(named=True):
         when_o = r["origin"]
         # per series, once per origin: its newest origin by then and its values as known then
-        at = {s: _newest_origin(evs[s], when_o) for s in order}
+        at = {s: newest_rolling_origin(evs[s], when_o) for s in order}
         if any(o is None for o in at.values()):
             continue
         oids = {s: int(o) for s, o in at.items() if o is not None}

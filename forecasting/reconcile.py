@@ -130,15 +130,16 @@ def _values_at(sm: SeriesModel, dates: Sequence[date]) -> tuple[np.ndarray, np.n
 BOTTOM_UP = "BottomUp"
 
 
-def _newest_rolling(ev: Evaluation, when: date) -> int | None:
+def newest_rolling_origin(ev: Evaluation, when: date) -> int | None:
+    """The last rolling origin on or before ``when`` (the newest forecast the series had made by then)."""
     o = ev.origins.filter(pl.col("origin") <= when, pl.col("kind") == "rolling").sort("origin")
     return int(o["origin_id"][-1]) if o.height else None
 
 
-def _part_at(ev: Evaluation, oid: int, steps: Sequence[date], cutoffs: list[date] | None,
+def served_on(ev: Evaluation, oid: int, steps: Sequence[date], cutoffs: list[date] | None,
              known: dict[date, float]) -> tuple[np.ndarray, np.ndarray, int]:
-    """(point, paths, n_eff) of a part's served combination made at ``oid``, on ``steps`` as far as its
-    horizon reaches; a quarter the company had reported by then is its reported value."""
+    """(point, paths, n_eff) of the combination made at ``oid`` (drawn with ``cutoffs``), on ``steps`` as far
+    as its horizon reaches; a period in ``known`` (a quarter a company had reported by then) is that value."""
     point, paths, n_eff, _ = ev.sample_paths(oid, COMBINATION, cutoffs)
     start, freq = ev.training[oid].cutoff, ev.cfg.frequency
     pt, cols = [], []
@@ -169,13 +170,13 @@ def bottom_up_backtest(total: str, parts: Sequence[str], evals: dict[str, Evalua
         row = ev.origin_row(oid)
         when = row["origin"]
         assert isinstance(when, date)
-        at = [_newest_rolling(evals[p], when) for p in parts]
+        at = [newest_rolling_origin(evals[p], when) for p in parts]
         if any(o is None for o in at):
             continue
         oids = [int(o) for o in at if o is not None]
         steps = ev.forecasts.filter(pl.col("origin_id") == oid, pl.col("model") == COMBINATION).sort("h")["ds"]
         cutoffs = joint_cutoffs([evals[p] for p in parts], seed=stable_seed("capex", when), origin_ids=oids) or None
-        drawn = [_part_at(evals[p], o, steps.to_list(), cutoffs,
+        drawn = [served_on(evals[p], o, steps.to_list(), cutoffs,
                           dict(evals[p].known_at(when).select("ds", "y").iter_rows())) for p, o in zip(parts, oids,
                                                                                                       strict=True)]
         n = min(d[0].size for d in drawn)
