@@ -435,9 +435,12 @@ def fan_chart(loaded: LoadedModel, series_id: str) -> bytes:
 
 def has_backtest(sm: SeriesModel) -> bool:
     """A leaderboard that scores what is served: a fitted combination's, or a capex aggregate's replayed sum."""
-    return sm.leaderboard.height > 0 and (
-        sm.kind == "fitted" or (sm.kind == "reconciled" and "served" in sm.leaderboard.columns
-                                and bool(sm.leaderboard["served"].any())))
+    board = sm.leaderboard
+    if board.height == 0 or sm.kind not in ("fitted", "reconciled"):
+        return False
+    # a model stored before training replayed the sum marks the aggregate's own combination as served
+    return sm.kind == "fitted" or ("served" in board.columns
+                                   and set(board.filter(pl.col("served"))["model"]) == {sm.method.name})
 
 
 def backtest_response(loaded: LoadedModel, series_id: str, today: date) -> BacktestResponse:
@@ -449,6 +452,8 @@ def backtest_response(loaded: LoadedModel, series_id: str, today: date) -> Backt
                           "see /v1/models/hbm/assumptions" if sm.kind == "structural"
                           else f"it is served as derived from other series ({sm.method.name}), see its method"
                           if sm.kind == "derived"
+                          else f"model version {loaded.version} did not replay its served {sm.method.name} at past "
+                               "origins; a retrain adds it" if sm.kind == "reconciled"
                           else f"too few origins in model version {loaded.version}"))
     body = to_dict(sm.result(), loaded.metadata(), today=today, include=())
     rows = [LeaderboardRowResponse.model_validate({k: _clean(k, v) for k, v in r.items()})

@@ -3,6 +3,8 @@ labels its leaderboards carry)."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -232,3 +234,15 @@ def test_backtest_route_serves_the_reconciled_sum_and_explains_derived_series(ru
         r = client.get(f"/v1/backtests/{MEMORY_MARKET}")
         assert r.status_code == 404 and "derived" in r.json()["error"]["message"]
         assert "too few origins" not in r.json()["error"]["message"]
+    # a champion stored before the sum was replayed: its board marks the total's own combination as served,
+    # which is not what it serves, so the route says so instead of passing those scores off as the sum's
+    old = copy.copy(run.forecaster)
+    sm = run.forecaster.models["capex_hyperscalers_total"]
+    own = sm.leaderboard.filter(pl.col("model") != BOTTOM_UP).with_columns(
+        (pl.col("model") == COMBINATION).alias("served"))
+    old.models = {**run.forecaster.models, "capex_hyperscalers_total": dataclasses.replace(sm, leaderboard=own)}
+    stale = LoadedModel(old, "2", "run-2", "champion", datetime.now(UTC).isoformat())
+    with TestClient(create_app(Settings(), model_loader=lambda: stale, models_lister=list,
+                               retrainer=lambda: None)) as client:
+        r = client.get("/v1/backtests/capex_hyperscalers_total")
+        assert r.status_code == 404 and "did not replay" in r.json()["error"]["message"]
