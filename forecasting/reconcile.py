@@ -225,14 +225,17 @@ def reconcile_capex(models: dict[str, SeriesModel], evals: dict[str, Evaluation]
         prim = bu.filter(pl.col("horizon") == sm.method.primary_horizon) if bu.height else bu
         description = (f"sum of {', '.join(parts)} (each a {COMBINATION}), published values where a company "
                        "has reported; paths drawn jointly so common surprises add up. ")
+        method = replace(sm.method, name=BOTTOM_UP, description=description + NOT_BACKTESTED,
+                         intervals="percentiles of the per-sample sums of jointly drawn part paths",
+                         mase=None, baseline_mase=None)
+        board = sm.leaderboard
         if prim.height:
-            description += (f"Backtested by replaying that sum at {int(prim['windows'][0])} of the total's "
-                            "origins; the total's own models are scored beside it for reference.")
             base = best_baseline(sm.leaderboard, int(sm.method.primary_horizon or 0))
-            method = replace(sm.method, name=BOTTOM_UP, description=description,
-                             intervals="percentiles of the per-sample sums of jointly drawn part paths",
-                             backtest_origins=int(prim["windows"][0]), mase=float(prim["mase"][0]),
-                             baseline_mase=base[1] if base else None)
+            method = replace(method, description=(
+                description + f"Backtested by replaying that sum at {int(prim['windows'][0])} of the total's "
+                "origins; the total's own models are scored beside it for reference."),
+                backtest_origins=int(prim["windows"][0]), mase=float(prim["mase"][0]),
+                baseline_mase=base[1] if base else None)
             own = sm.leaderboard.with_columns(
                 pl.lit(value=False).alias("served"),
                 pl.when(pl.col("model") == COMBINATION).then(pl.lit("reference")).otherwise(pl.col("role"))
@@ -241,11 +244,6 @@ def reconcile_capex(models: dict[str, SeriesModel], evals: dict[str, Evaluation]
                 .then(pl.lit("the total's own combination, not served: the total is the sum of its parts"))
                 .otherwise(pl.col("note")).alias("note"))
             board = pl.concat([own, bu.select(own.columns)], how="vertical_relaxed")
-        else:
-            method = replace(sm.method, name=BOTTOM_UP, description=description + NOT_BACKTESTED,
-                             intervals="percentiles of the per-sample sums of jointly drawn part paths",
-                             mase=None, baseline_mase=None)
-            board = sm.leaderboard
         models[total] = replace(sm, kind="reconciled", point=point, paths=paths, method=method, leaderboard=board,
                                 n_eff=min(models[p].n_eff for p in parts),
                                 notes=[*sm.notes, "bottom-up: parts never exceed the total"])
