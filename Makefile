@@ -29,7 +29,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check pipelines forecasting service tests bench
 	$(PY) -m mypy
-	$(PY) -m pytest --durations=20   # the 20 slowest steps, so the suite's time stays visible
+	@# two workers; what shares the trained champions stays on one (tests/conftest.py). Timing tests run after,
+	@# with the machine to themselves. Each prints its slowest steps, so the suite's time stays visible.
+	$(PY) -m pytest -n 2 --dist loadscope -m "not timing" --durations=20
+	$(PY) -m pytest -m timing --durations=5
 
 lint: $(STAMP)
 	$(PY) -m ruff check pipelines forecasting service tests bench

@@ -28,6 +28,41 @@ def digest_tree(root: Path) -> dict[str, str]:
     }
 
 
+#: session fixtures that train the service champions on the shipped data (tests/service/conftest.py)
+CHAMPION_FIXTURES = frozenset({"trained", "hbm_trained", "wsts_loaded"})
+#: test files that share those champions' training, or train the same targets (the coherence run): under
+#: ``make test`` (``pytest -n 2 --dist loadscope``) they run on one worker, so each target is evaluated once
+#: per run (``_one_evaluation_per_target`` is per process). Any other file runs whole on one worker.
+SHARED_TRAINING = ("tests/service/", "tests/forecasting/test_hbm.py", "tests/forecasting/test_coherence.py")
+
+
+def shares_training(nodeid: str) -> bool:
+    return nodeid.split("::", 1)[0].startswith(SHARED_TRAINING)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep ``SHARED_TRAINING`` true: a test elsewhere that asks for a champion would train it again."""
+    stray = [i.nodeid for i in items
+             if CHAMPION_FIXTURES.intersection(getattr(i, "fixturenames", ())) and not shares_training(i.nodeid)]
+    if stray:
+        raise pytest.UsageError(f"add their files to SHARED_TRAINING in tests/conftest.py: {stray[:3]}")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadscope`` with the shared-training files as one scope (xdist's ``loadgroup`` cannot do this
+    under pytest 9.2: the group suffix it writes into node ids is lost, pytest-xdist issue #1386)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedTraining(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return "shared training" if shares_training(nodeid) else nodeid.split("::", 1)[0]
+
+    return SharedTraining(config, log)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own state dir, so nothing reads or writes the developer's .state/."""

@@ -44,7 +44,8 @@ HEADERS = {"X-API-Key": ADMIN}
 
 
 @pytest.fixture(scope="module")
-def trained() -> TrainResult:
+def fault_run() -> TrainResult:
+    """The targets of the forecasting tests' ``small_train``: a worker that runs both evaluates them once."""
     return train(["capex_meta", "wsts_memory_sales_annual"], data_dir=REAL_DATA_DIR)
 
 
@@ -62,9 +63,9 @@ def _app(loader):  # type: ignore[no-untyped-def]
     return create_app(settings=Settings(api_keys_admin=[ADMIN], rate_limit_per_minute=100_000), model_loader=loader)
 
 
-def _registered(trained: TrainResult, tmp_path: Path) -> TrackingSettings:
+def _registered(fault_run: TrainResult, tmp_path: Path) -> TrackingSettings:
     s = _local(tmp_path)
-    log_training(trained, s)
+    log_training(fault_run, s)
     promote(settings=s)
     load_model("champion", s)  # a successful load leaves the local champion copy ...
     champion_cache.wait()  # ... written in the background
@@ -77,8 +78,8 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def test_registry_unreachable_at_start_serves_local_copy_degraded(trained: TrainResult, tmp_path: Path) -> None:
-    _registered(trained, tmp_path)
+def test_registry_unreachable_at_start_serves_local_copy_degraded(fault_run: TrainResult, tmp_path: Path) -> None:
+    _registered(fault_run, tmp_path)
     bad = _unreachable(tmp_path)
     t0 = time.monotonic()
     lm = load_model("champion", bad)
@@ -91,8 +92,8 @@ def test_registry_unreachable_at_start_serves_local_copy_degraded(trained: Train
         assert f.status_code == 200 and f.json()["model"]["version"] == "1"
 
 
-def test_registry_unreachable_midway_keeps_serving(trained: TrainResult, tmp_path: Path) -> None:
-    good = _registered(trained, tmp_path)
+def test_registry_unreachable_midway_keeps_serving(fault_run: TrainResult, tmp_path: Path) -> None:
+    good = _registered(fault_run, tmp_path)
     target = {"settings": good}
     with TestClient(_app(lambda: load_model("champion", target["settings"]))) as client:
         assert client.get("/readyz").json()["status"] == "ready"
@@ -128,9 +129,9 @@ def _restart(s: TrackingSettings) -> tuple[dict, str]:
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
 
 
-def test_corrupt_tracking_db_at_restart_serves_local_copy_degraded(trained: TrainResult, tmp_path: Path) -> None:
+def test_corrupt_tracking_db_at_restart_serves_local_copy_degraded(fault_run: TrainResult, tmp_path: Path) -> None:
     """A sqlite DatabaseError raised while a new process opens the store used to bypass the fallback."""
-    s = _registered(trained, tmp_path)
+    s = _registered(fault_run, tmp_path)
     (s.state_dir / "mlflow.db").write_bytes(b"this is not a sqlite database" * 100)
     got, log = _restart(s)
     assert got["status"] == 200, got
@@ -146,12 +147,12 @@ def _artifact_manifests(models_dir: Path) -> list[Path]:
 
 @pytest.mark.parametrize("damage", ["corrupt", "missing"])
 def test_bad_model_artifact_is_rejected_and_old_champion_keeps_serving(
-    trained: TrainResult, tmp_path: Path, damage: str
+    fault_run: TrainResult, tmp_path: Path, damage: str
 ) -> None:
-    s = _registered(trained, tmp_path)
+    s = _registered(fault_run, tmp_path)
     with TestClient(_app(lambda: load_model("champion", s))) as client:
         before = client.get("/v1/forecasts/capex_meta").json()
-        log_training(trained, s)  # version 2 ...
+        log_training(fault_run, s)  # version 2 ...
         manifest = _artifact_manifests(tmp_path / "models")[-1]
         if damage == "corrupt":
             manifest.write_text("{not json")
@@ -188,10 +189,10 @@ print(len(failed), ",".join(failed))
 
 @pytest.mark.slow
 def test_servers_reloading_together_against_one_state_dir_never_fail(
-    trained: TrainResult, tmp_path: Path
+    fault_run: TrainResult, tmp_path: Path
 ) -> None:
     """Three server processes sharing a state dir (the old fixed-name copy failed ~1 in 5 reloads here)."""
-    s = _registered(trained, tmp_path)
+    s = _registered(fault_run, tmp_path)
     args = [str(s.state_dir), str(s.models_dir), "30"]
     procs = [subprocess.Popen([sys.executable, "-c", RELOADER, *args], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(3)]
@@ -217,7 +218,7 @@ def test_servers_reloading_together_against_one_state_dir_never_fail(
     champion_cache.wait()
     assert errors == []
     forecaster, info = champion_cache.read(s.champion_cache)
-    assert info["version"] == "1" and set(forecaster.models) == set(trained.forecaster.models)
+    assert info["version"] == "1" and set(forecaster.models) == set(fault_run.forecaster.models)
     left = sorted(p.name for p in s.champion_cache.iterdir())
     assert left == [".lock", "current", Path(os.readlink(s.champion_cache / "current")).name]
 
@@ -237,15 +238,15 @@ def _tiny_volume(path: Path, options: str) -> Iterator[None]:
 
 @pytest.mark.parametrize("options", ["size=16k", "ro,size=1m"], ids=["full", "read-only"])
 def test_champion_cache_volume_full_or_read_only_never_blocks_a_reload(
-    trained: TrainResult, tmp_path: Path, options: str, caplog: pytest.LogCaptureFixture
+    fault_run: TrainResult, tmp_path: Path, options: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     s = _local(tmp_path)
-    log_training(trained, s)
+    log_training(fault_run, s)
     promote(settings=s)
     with _tiny_volume(s.champion_cache, options), caplog.at_level(logging.WARNING, logger="chipcast.tracking"), \
             TestClient(_app(lambda: load_model("champion", s))) as client:
         assert client.get("/readyz").json()["status"] == "ready"
-        log_training(trained, s)
+        log_training(fault_run, s)
         assert promote(settings=s).promoted
         r = client.post("/v1/admin/reload", headers=HEADERS)
         assert r.status_code == 200, r.text
@@ -256,9 +257,9 @@ def test_champion_cache_volume_full_or_read_only_never_blocks_a_reload(
     assert "could not refresh the local champion copy" in caplog.text
 
 
-def test_restart_after_a_killed_cache_writer_is_ready(trained: TrainResult, tmp_path: Path) -> None:
+def test_restart_after_a_killed_cache_writer_is_ready(fault_run: TrainResult, tmp_path: Path) -> None:
     """Leftovers of a writer killed mid-copy (and of the old fixed-name layout) never stop a restart."""
-    s = _registered(trained, tmp_path)
+    s = _registered(fault_run, tmp_path)
     dead = _dead_pid()
     junk = s.champion_cache / f".tmp-{dead}-abandoned"
     junk.mkdir()
@@ -290,9 +291,9 @@ def _running_runs(client: MlflowClient, parents_only: bool = False) -> list[str]
 
 
 @pytest.mark.slow
-def test_run_killed_while_logging_is_marked_failed_by_the_next_start(trained: TrainResult, tmp_path: Path) -> None:
+def test_run_killed_while_logging_is_marked_failed_by_the_next_start(fault_run: TrainResult, tmp_path: Path) -> None:
     s = _local(tmp_path)
-    log_training(trained, s)
+    log_training(fault_run, s)
     promote(settings=s)
     env = {**os.environ, "CHIPCAST_STATE_DIR": str(s.state_dir), "CHIPCAST_MODELS_DIR": str(s.models_dir)}
     proc = subprocess.Popen([sys.executable, "-m", "service.cli", "train", "--series", "wsts_memory_sales_annual"],
@@ -326,8 +327,8 @@ def test_run_killed_while_logging_is_marked_failed_by_the_next_start(trained: Tr
 
 
 @pytest.mark.slow
-def test_retrain_killed_midway_leaves_champion_and_data_alone(trained: TrainResult, tmp_path: Path) -> None:
-    s = _registered(trained, tmp_path)
+def test_retrain_killed_midway_leaves_champion_and_data_alone(fault_run: TrainResult, tmp_path: Path) -> None:
+    s = _registered(fault_run, tmp_path)
     store = s.store_dir
     store.mkdir(parents=True, exist_ok=True)
     (tmp_path / "obs.csv").write_text("date,value\n2026-04-01,31000\n")

@@ -21,7 +21,7 @@ import pytest
 from tests.service.live_server import LiveServer, connect, live_server, poll, read_one, read_response, status_of
 
 MB = 1024 * 1024
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.timing, pytest.mark.timeout(120)]
 
 
 def probe_healthz(server: LiveServer, stop: threading.Event, out: list[float], every: float = 0.05) -> None:

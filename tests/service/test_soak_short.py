@@ -25,6 +25,7 @@ def load_soak() -> ModuleType:
 
 
 @pytest.mark.slow
+@pytest.mark.timing
 @pytest.mark.timeout(600)
 def test_short_soak_has_no_errors_and_holds_the_rate_limit() -> None:
     soak = load_soak()
