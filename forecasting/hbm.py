@@ -239,7 +239,11 @@ def calibrate(panel: pl.DataFrame, data_dir: Path, as_of: date | None = None) ->
 # ------------------------------------------------------------------------------------------ capex per year
 
 
-def annual_paths(sm: SeriesModel) -> tuple[list[int], np.ndarray, np.ndarray]:
+#: (complete calendar years, point totals, sample totals n x years): what ``annual_paths`` returns
+AnnualPaths = tuple[list[int], np.ndarray, np.ndarray]
+
+
+def annual_paths(sm: SeriesModel) -> AnnualPaths:
     """(complete calendar years, point totals, sample totals n x years) of a series' forecast years.
 
     Published periods of a partly published year are added to every path (the catalog's annual rule).
@@ -254,10 +258,15 @@ def annual_paths(sm: SeriesModel) -> tuple[list[int], np.ndarray, np.ndarray]:
 
 
 def hbm_series(fc: Forecaster, assumptions: HbmAssumptions, multipliers: dict[int, float] | None = None,
-               hbm_content: float | None = None, seed: int = SEED) -> SeriesModel:
-    """HBM revenue per calendar year as a series model: capex totals x sampled share x sampled content."""
+               hbm_content: float | None = None, seed: int = SEED,
+               capex_years: AnnualPaths | None = None) -> SeriesModel:
+    """HBM revenue per calendar year as a series model: capex totals x sampled share x sampled content.
+
+    ``capex_years``: the capex forecast's ``annual_paths`` if the caller has them (a scenario reads them
+    several times; each read costs tens of milliseconds).
+    """
     capex = fc.series(CAPEX_DRIVER)
-    years, capex_point, totals = annual_paths(capex)
+    years, capex_point, totals = capex_years if capex_years is not None else annual_paths(capex)
     if not years:
         raise ScenarioError(f"the {CAPEX_DRIVER} forecast completes no calendar year")
     if multipliers:
@@ -358,10 +367,19 @@ def scenario_years(fc: Forecaster) -> list[int]:
     return annual_paths(fc.series(CAPEX_DRIVER))[0]
 
 
-def validate(fc: Forecaster, spec: ScenarioSpec) -> ScenarioSpec:
-    """The one scenario check: mode, targets, years and bounds. Returns the spec with targets resolved."""
+def capex_annual(fc: Forecaster) -> AnnualPaths:
+    """The capex forecast's calendar years (``annual_paths``); a clear error if the model cannot run scenarios."""
     if fc.hbm is None or CAPEX_DRIVER not in fc.models:
         raise ScenarioError(f"this model cannot run capex scenarios: it was trained without {CAPEX_DRIVER}")
+    return annual_paths(fc.series(CAPEX_DRIVER))
+
+
+def validate(fc: Forecaster, spec: ScenarioSpec, capex_years: AnnualPaths | None = None) -> ScenarioSpec:
+    """The one scenario check: mode, targets, years and bounds. Returns the spec with targets resolved.
+
+    ``capex_years``: ``capex_annual(fc)`` if the caller already has it.
+    """
+    capex_years = capex_years if capex_years is not None else capex_annual(fc)
     if spec.mode not in MODES:
         raise ScenarioError(f"unknown mode '{spec.mode}'; modes: {', '.join(MODES)}")
     allowed = scenario_targets(fc)
@@ -370,14 +388,14 @@ def validate(fc: Forecaster, spec: ScenarioSpec) -> ScenarioSpec:
     if unknown:
         raise ScenarioError(f"no capex-conditional model for {', '.join(t[:64] for t in unknown)}; "
                             f"scenario targets: {', '.join(allowed)}")
-    years = scenario_years(fc)
+    years = capex_years[0]
     bad_years = sorted(y for y in spec.values if y not in years)
     if bad_years:
         raise ScenarioError(f"scenario years {bad_years} are outside the forecast years {years}")
     lo, hi = BOUNDS[spec.mode]
     out = [f"{y}={v:g}" for y, v in spec.values.items() if not (math.isfinite(v) and lo <= v <= hi)]
     if spec.mode == "absolute_usd_m":
-        base = dict(zip(years, annual_paths(fc.series(CAPEX_DRIVER))[1], strict=True))
+        base = dict(zip(years, capex_years[1], strict=True))
         out = [f"{y}={v:g}" for y, v in spec.values.items()
                if not (math.isfinite(v) and lo * base[y] <= v <= hi * base[y])]
         if out:
@@ -404,10 +422,10 @@ class CapexPath:
         return self.scenario[year] / self.baseline[year] if year in self.baseline else 1.0
 
 
-def capex_path(fc: Forecaster, spec: ScenarioSpec) -> CapexPath:
+def capex_path(fc: Forecaster, spec: ScenarioSpec, capex_years: AnnualPaths | None = None) -> CapexPath:
     """Annual baseline (the capex forecast) and the scenario's annual capex."""
     capex = fc.series(CAPEX_DRIVER)
-    years, point, _ = annual_paths(capex)
+    years, point, _ = capex_years if capex_years is not None else annual_paths(capex)
     baseline = dict(zip(years, map(float, point), strict=True))
     published = annual_totals(capex.history, capex.spec)
     prev = float(published["y"][-1]) if published.height and int(published["year"][-1]) == years[0] - 1 else None
@@ -455,12 +473,12 @@ def period_multipliers(dates: list[date], annual: dict[int, float]) -> np.ndarra
 
 
 def scenario_series(fc: Forecaster, target: str, path: CapexPath, spec: ScenarioSpec,
-                    seed: int = SEED) -> SeriesModel:
+                    seed: int = SEED, capex_years: AnnualPaths | None = None) -> SeriesModel:
     """The target's series model under the scenario (a copy; the stored baseline is never touched)."""
     assumptions = assumptions_of(fc)
     annual = {y: path.multiplier(y) for y in path.years}
     if target == HBM_ID:
-        return hbm_series(fc, assumptions, annual, spec.hbm_content, seed)
+        return hbm_series(fc, assumptions, annual, spec.hbm_content, seed, capex_years)
     base = fc.series(target)
     el = assumptions.elasticities[target]
     mult = period_multipliers(base.dates(), annual)

@@ -26,9 +26,9 @@ from forecasting.hbm import (
     ScenarioSpec,
     annual_paths,
     assumptions_of,
+    capex_annual,
     capex_path,
     scenario_series,
-    scenario_years,
     validate,
 )
 from forecasting.result import ForecastResult, round_value, to_dict
@@ -46,13 +46,14 @@ class ScenarioResult:
 
 def run_scenario(fc: Forecaster, spec: ScenarioSpec) -> ScenarioResult:
     """Validate (raises ScenarioError with the allowed values), then compute every target's scenario."""
-    spec = validate(fc, spec)
-    path = capex_path(fc, spec)
+    capex_years = capex_annual(fc)  # read once: validation, the capex path and HBM all need it
+    spec = validate(fc, spec, capex_years)
+    path = capex_path(fc, spec, capex_years)
     out: dict[str, tuple[ForecastResult, ForecastResult]] = {}
     for t in spec.targets:
         base = fc.series(t)
         years = len(path.years)
-        scen = scenario_series(fc, t, path, spec)
+        scen = scenario_series(fc, t, path, spec, capex_years=capex_years)
         out[t] = (base.result(outlook_years=years), scen.result(outlook_years=years,
                                                                 notes=[f"scenario '{spec.name}'"]))
     return ScenarioResult(spec, path, assumptions_of(fc), out)
@@ -97,10 +98,11 @@ def guidance_spec(fc: Forecaster, guidance: pl.DataFrame, targets: list[str] | N
     echoed with whether it was used and why not. Guidance bases (e.g. incl. finance leases) differ from the
     cash capex series; the description says so.
     """
-    validate(fc, ScenarioSpec(name=GUIDANCE, targets=list(targets or [])))  # the model can run scenarios at all
+    capex_years = capex_annual(fc)
+    validate(fc, ScenarioSpec(name=GUIDANCE, targets=list(targets or [])), capex_years)  # it can run scenarios
     parts = CATALOG[CAPEX_DRIVER].parts
     by_ticker = {str(CATALOG[p].filter.get("ticker")): p for p in parts}
-    years = scenario_years(fc)
+    years = capex_years[0]
     model_as_of = date.fromisoformat(fc.meta.as_of)
     candidates: dict[tuple[str, int], dict[str, Any]] = {}
     statements: list[dict[str, Any]] = []
@@ -183,7 +185,7 @@ def guidance_spec(fc: Forecaster, guidance: pl.DataFrame, targets: list[str] | N
                         hbm_content=hbm_content, description=description,
                         sources=sorted({s["source_url"] for s in statements if s["used"]}),
                         statements=statements, companies=companies)
-    return validate(fc, spec)
+    return validate(fc, spec, capex_years)
 
 
 def _company_year(fc: Forecaster, series_id: str, year: int) -> float | None:
