@@ -14,7 +14,9 @@ Every HTTP request passes here once (pure ASGI, no per-request objects it does n
 * **HEAD.** Every GET route answers HEAD: the request runs as the GET it mirrors (same checks, limits, status
   and headers, Content-Length included) and the body is dropped here, so no route declares HEAD itself.
 * **Cached reads.** A 200 GET of a route in :data:`CACHEABLE_ROUTES` is remembered by its raw path and
-  query. The next GET of the same path and query is answered straight from those bytes: the key check, the
+  query and, where ``Accept`` chooses the body (``http_cache.negotiates``), the format it negotiates (csv or
+  json, by ``http_cache.prefers_csv``, the function the routes use: any number of distinct ``Accept`` strings
+  make at most two entries). The next such GET is answered straight from those bytes: the key check, the
   rate limit, the 304 and the metrics are applied here, with the same statuses, headers and bodies the full
   stack would produce, and routing, dependencies and serialization are skipped. A caller the full stack would
   refuse (invalid key, no read scope) and any request carrying a body go the long way, so every refusal keeps
@@ -22,7 +24,8 @@ Every HTTP request passes here once (pure ASGI, no per-request objects it does n
   UTC midnight, and are bounded like the response cache (entries and bytes, least recently used first).
 
 A route may be listed in :data:`CACHEABLE_ROUTES` only if its 200 body depends on nothing but the serving
-snapshot (model and panel), the path and query, the UTC day and the settings, and it requires read access.
+snapshot (model and panel), the path and query, the format ``Accept`` negotiates, the UTC day and the settings,
+and it requires read access.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.config import Settings
 from service.deps import Runtime
 from service.errors import error_response
-from service.http_cache import cache_policy, etag_matches, strong_etag, vary
+from service.http_cache import cache_policy, etag_matches, negotiates, prefers_csv, strong_etag, vary
 from service.metrics import UNMATCHED, route_template
 from service.security import rate_limited
 from service.state import ResultCache
@@ -58,6 +61,8 @@ NOT_IN_304 = (b"content-length", b"content-type", b"content-encoding")
 EMPTY_BODY: Message = {"type": "http.response.body", "body": b"", "more_body": False}
 #: per remembered answer, on top of its body: header lists, messages, key
 ENTRY_OVERHEAD = 1024
+#: a remembered answer's key: raw path, raw query, and "csv"/"json" where Accept negotiates (else "")
+ReadKey = tuple[str, bytes, str]
 
 
 def utc_day() -> int:
@@ -91,7 +96,7 @@ class FrontDoor:
         self.metrics = runtime.metrics
         self.max_body = settings.max_body_bytes
         self.body_timeout = settings.body_timeout
-        self.reads: ResultCache[tuple[str, bytes], CachedRead] = ResultCache(
+        self.reads: ResultCache[ReadKey, CachedRead] = ResultCache(
             settings.response_cache_entries, settings.response_cache_bytes, sizeof=CachedRead.nbytes)
         self._generation = runtime.generation
 
@@ -108,7 +113,7 @@ class FrontDoor:
             if generation != self._generation:  # the model or panel was swapped: forget what was served
                 self.reads.clear()
                 self._generation = generation
-            hit = self.reads.get((scope["path"], scope["query_string"]))
+            hit = self.reads.get(read_key(scope))
             if (hit is not None and hit.generation == generation and hit.day == utc_day()
                     and await self._answer(hit, scope, receive, send, started)):
                 return
@@ -254,7 +259,7 @@ class FrontDoor:
             self.metrics.observe(method, route, status, time.perf_counter() - started)
         if answered is not None and route in CACHEABLE_ROUTES and not has_body:
             etag, body, headers, headers_304 = answered
-            self.reads.put((scope["path"], scope["query_string"]),
+            self.reads.put(read_key(scope),
                            CachedRead(route, generation, day, etag, body, tuple(headers), tuple(headers_304)))
 
     def _by_deadline(self, receive: Receive) -> Callable[[], Awaitable[Message]]:
@@ -278,6 +283,18 @@ class FrontDoor:
             return message
 
         return receive_by_deadline
+
+
+def read_key(scope: Scope) -> ReadKey:
+    """What a remembered answer is found by: path, query and, for a negotiating route, the format Accept chose.
+
+    ``?format=`` is part of the query already; the Accept-derived part is then redundant but harmless.
+    """
+    path: str = scope["path"]
+    if not negotiates(path):
+        return (path, scope["query_string"], "")
+    accept = b", ".join(value for name, value in scope["headers"] if name == b"accept")
+    return (path, scope["query_string"], "csv" if prefers_csv(accept.decode("latin-1")) else "json")
 
 
 def _without_body(send: Send) -> Send:

@@ -9,12 +9,15 @@ its baseline, targets it does not forecast, a model without capex) is refused by
 (``ScenarioError``), which this module turns into a 409 carrying forecasting's own message.
 
 The ``guidance`` scenario reads the dated company statements (``pipelines.guidance``) from the configured data
-directory: they are a scenario input, never data a model is trained on.
+directory: they are a scenario input, never data a model is trained on. A guidance file that is missing or
+unreadable is a problem of the server's data, not of the request: 503 ``guidance_unavailable`` naming the file
+(relative to the data directory), the line and the problem, never a 500.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Callable
 from datetime import date
@@ -27,10 +30,13 @@ from forecasting.result import round_value
 from forecasting.scenarios import GUIDANCE, guidance_spec, run_scenario, scenario_to_dict
 from forecasting.serving import LoadedModel
 from pipelines.config import get_data_settings
-from pipelines.guidance import load_capex_guidance
+from pipelines.errors import DataValidationError
+from pipelines.guidance import GUIDANCE_FILE, load_capex_guidance
 from service.errors import ApiError
 from service.logic import PUBLISHED_DIGITS, serving_model
 from service.schemas import HbmAssumptionsResponse, NamedScenarioRequest, ScenarioRequest, ScenarioResponse
+
+log = logging.getLogger("chipcast.service")
 
 ScenarioKey = tuple[str, str, str]
 GuidanceLoader = Callable[[], pl.DataFrame]
@@ -68,6 +74,25 @@ def default_guidance() -> pl.DataFrame:
     return load_capex_guidance(get_data_settings().data_dir, include_context=True)
 
 
+def read_guidance(guidance: GuidanceLoader) -> pl.DataFrame:
+    """The guidance statements, or 503 ``guidance_unavailable`` when the server's guidance file cannot be read.
+
+    A validation error names the file and line (the file as configured, relative to the data directory: the
+    client never sees server paths); any other error only by its class, the rest goes to the server log.
+    """
+    try:
+        return guidance()
+    except DataValidationError as exc:
+        log.warning("capex guidance unavailable: %s", exc)
+        where = GUIDANCE_FILE + (f", line {exc.line}" if exc.line is not None else "")
+        message = f"the capex guidance could not be read ({where}: {exc.problem})"
+    except Exception as exc:
+        log.exception("capex guidance unavailable")
+        message = (f"the capex guidance could not be read ({GUIDANCE_FILE}: {type(exc).__name__}, details in the "
+                   "server log)")
+    raise ApiError(503, "guidance_unavailable", message + "; the other scenarios are not affected")
+
+
 def scenario_spec(loaded: LoadedModel, body: ScenarioRequest,
                   guidance: GuidanceLoader = default_guidance) -> ScenarioSpec:
     """The request as a validated, canonical spec (targets resolved) before any scenario work starts.
@@ -79,7 +104,7 @@ def scenario_spec(loaded: LoadedModel, body: ScenarioRequest,
     try:
         if isinstance(body, NamedScenarioRequest):
             if body.scenario == GUIDANCE:
-                return guidance_spec(loaded.forecaster, guidance(), targets, body.hbm_content)
+                return guidance_spec(loaded.forecaster, read_guidance(guidance), targets, body.hbm_content)
             spec = ScenarioSpec.named(body.scenario.value, targets)
         else:
             capex = body.capex

@@ -13,9 +13,11 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 
 from service.config import Settings
+from service.schemas import OutputFormat
 from service.state import ResultCache
 
 
@@ -70,20 +72,79 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return etag.removeprefix("W/") in tags
 
 
-#: routes whose body depends on ``Accept`` (``text/csv`` selects CSV), by path shape
-_NEGOTIATED = ("/v1/forecasts/", "/v1/track-record/")
+def negotiates(path: str) -> bool:
+    """Whether a GET of ``path`` chooses JSON or CSV by ``Accept``: forecasts, outlooks, history, track records."""
+    if path.startswith(("/v1/forecasts/", "/v1/track-record/")):
+        return not path.endswith(".png")
+    return path.startswith("/v1/series/") and path.endswith("/history")
+
+
+def _quality(ranges: list[tuple[str, str, float]], media_type: str) -> tuple[float, int]:
+    """(q, specificity) of the most specific range matching ``media_type``; (0, -1) when none does."""
+    kind, sub = media_type.split("/")
+    best = (0.0, -1)
+    for r_kind, r_sub, q in ranges:
+        if (r_kind, r_sub) == (kind, sub):
+            specificity = 2
+        elif (r_kind, r_sub) == (kind, "*"):
+            specificity = 1
+        elif (r_kind, r_sub) == ("*", "*"):
+            specificity = 0
+        else:
+            continue
+        if specificity > best[1]:
+            best = (q, specificity)
+    return best
+
+
+def prefers_csv(accept: str | None) -> bool:
+    """Whether an ``Accept`` header asks for CSV rather than JSON (RFC 9110 12.5.1 media ranges and q-values).
+
+    CSV wins when ``text/csv`` is acceptable (q > 0) and either has a higher q than ``application/json`` or
+    the same q from a more specific range (``text/csv`` over ``*/*``); anything else, a tie, a missing or
+    unparsable header, is JSON, the default. A range with an unparsable q is ignored. Every route that
+    negotiates and the front door's cache key use this one function, so they can never disagree.
+    """
+    if not accept:
+        return False
+    ranges: list[tuple[str, str, float]] = []
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        kind, slash, sub = media.lower().partition("/")
+        if not slash or not kind or not sub:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = -1.0
+        if 0.0 <= q <= 1.0:
+            ranges.append((kind, sub, q))
+    csv_q, csv_specificity = _quality(ranges, "text/csv")
+    json_q, json_specificity = _quality(ranges, "application/json")
+    return csv_q > 0 and (csv_q, csv_specificity) > (json_q, json_specificity)
+
+
+def wants_csv(fmt: OutputFormat | None, request: Request) -> bool:
+    """The format a negotiating route answers in: ``?format=`` when given, else the request's ``Accept``."""
+    if fmt is not None:
+        return fmt == OutputFormat.CSV
+    return prefers_csv(", ".join(request.headers.getlist("accept")))
 
 
 def vary(path: str, settings: Settings) -> str:
     """The request headers a 200 GET's body or its cache policy depends on (``Vary``), empty if none.
 
-    With reads behind keys (``private``), who may read is decided per ``X-API-Key``; forecasts, outlooks
-    and track records choose CSV by ``Accept``.
+    With reads behind keys (``private``), who may read is decided per ``X-API-Key``; forecasts, outlooks,
+    history and track records choose CSV by ``Accept`` (:func:`negotiates`).
     """
     names = []
     if path.startswith("/v1/") and not settings.read_open:
         names.append("X-API-Key")
-    if path.startswith(_NEGOTIATED) and not path.endswith(".png"):
+    if negotiates(path):
         names.append("Accept")
     return ", ".join(names)
 

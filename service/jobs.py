@@ -1,7 +1,10 @@
 """Background retraining: one job at a time in a thread, with a status clients can poll.
 
 Retraining takes minutes and must not block a request or the event loop. Only one runs at a time
-because two concurrent trainings would race to register and promote versions.
+because two concurrent trainings would race to register and promote versions, so every job must end as
+succeeded or failed, whatever happens to it: one left "queued" or "running" would refuse every later retrain
+with 409 until the process restarts. A thread that cannot start, and a ``BaseException`` in the work
+(``KeyboardInterrupt``, ``SystemExit``: recorded, then re-raised), end the job as failed.
 """
 
 from __future__ import annotations
@@ -72,26 +75,43 @@ class JobRegistry:
                 self._jobs.popitem(last=False)
         thread = threading.Thread(target=self._run, args=(job.id, work, after), name=f"chipcast-{kind}-{job.id[:8]}",
                                   daemon=True)
-        thread.start()
+        try:
+            thread.start()
+        except BaseException as exc:  # RuntimeError "can't start new thread" under a thread or memory limit
+            log.exception("job %s could not start", job.id)
+            self._update(job.id, status="failed", finished_at=_now(), error=f"could not start: {_first_line(exc)}")
+            if not isinstance(exc, Exception):
+                raise
+            raise ApiError(503, "job_not_started", f"the {kind} job could not be started: {_first_line(exc)}",
+                           {"job_id": job.id}) from None
         return job
 
     def _run(self, job_id: str, work: Callable[[], object], after: Callable[[], str] | None) -> None:
         self._update(job_id, status="running", started_at=_now())
         try:
             work()
-        except Exception as exc:
+        except BaseException as exc:
             log.exception("job %s failed", job_id)
-            message = (str(exc).splitlines() or [type(exc).__name__])[0][:500] or type(exc).__name__
-            self._update(job_id, status="failed", finished_at=_now(), error=message)
+            self._update(job_id, status="failed", finished_at=_now(), error=_first_line(exc))
+            if not isinstance(exc, Exception):
+                raise  # KeyboardInterrupt, SystemExit: recorded, then left to do what they are for
             return
         version, reload_error = None, None
-        if after is not None:
-            try:
+        try:
+            if after is not None:
                 version = after()
-            except ApiError as exc:
-                reload_error = exc.message
-            except Exception as exc:
-                log.exception("reload after job %s failed", job_id)
-                reload_error = type(exc).__name__
+        except ApiError as exc:
+            reload_error = exc.message
+        except BaseException as exc:
+            log.exception("reload after job %s failed", job_id)
+            reload_error = type(exc).__name__
+            if not isinstance(exc, Exception):
+                self._update(job_id, status="succeeded", finished_at=_now(), reload_error=reload_error)
+                raise
         self._update(job_id, status="succeeded", finished_at=_now(), model_version=version,
                      reload_error=reload_error)
+
+
+def _first_line(exc: BaseException) -> str:
+    """What a job record says about an error: its first line (500 characters at most), else its class."""
+    return (str(exc).splitlines() or [""])[0][:500] or type(exc).__name__

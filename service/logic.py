@@ -528,7 +528,7 @@ def track_record_csv(loaded: LoadedModel, series_id: str) -> bytes:
 def reload_response(serving: Serving, previous: LoadedModel | None) -> ReloadResponse:
     assert serving.model is not None  # reload() raises instead of swapping in nothing
     return ReloadResponse(status="reloaded", previous_version=previous.version if previous else None,
-                          model=serving_model(serving.model))
+                          model=serving_model(serving.model), panel_error=serving.panel_error)
 
 
 def job_response(job: Job) -> JobResponse:

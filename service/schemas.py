@@ -13,6 +13,7 @@ covers) is a property of the series or of the serving model: such requests answe
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -62,22 +63,45 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 #: a request date: ``format: date`` in the schema, YYYY-MM-DD on the wire
 IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 
+
+def _refuse_non_numbers(value: Any) -> None:
+    """Booleans and non-finite floats are not numbers a request may give, whatever pydantic's lax mode says.
+
+    Lax float validation reads ``true`` as 1.0, so a bound check alone answered ``true`` with 200 (+1%) or
+    "less than or equal to 0.5"; ``NaN`` failed every comparison and got the same wrong message.
+    """
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number")
+
+
 def bounded(lo: float, hi: float) -> BeforeValidator:
-    """A validator that refuses a number outside ``lo..hi`` with a message stating both ends.
+    """A validator that refuses a boolean, a non-finite number, or a number outside ``lo..hi``, each with its
+    own message (the range one states both ends).
 
     Put it after ``Field(ge=lo, le=hi)`` on the same type (it runs first, the schema keeps the bounds), so the
     schema states exactly what is refused.
     """
 
     def check(value: Any) -> Any:
-        if isinstance(value, bool):
-            return value  # not a number: the type check says so
+        _refuse_non_numbers(value)
         try:
             number = float(value)
         except (TypeError, ValueError):
-            return value
-        if number == number and not lo <= number <= hi:  # NaN is left to the finiteness check
+            return value  # not a number at all: the type check says so
+        if math.isfinite(number) and not lo <= number <= hi:  # "nan" in a query is left to the type check
             raise ValueError(f"must be between {lo:g} and {hi:g}, got {number:g}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def finite() -> BeforeValidator:
+    """:func:`bounded` without the range, for numbers whose bounds the schema states alone (``gt=0``)."""
+
+    def check(value: Any) -> Any:
+        _refuse_non_numbers(value)
         return value
 
     return BeforeValidator(check)
@@ -718,7 +742,7 @@ class AbsoluteCapexPath(BaseModel):
         "examples": [{"mode": "absolute_usd_m", "values": {"2027": 1000000}}]})
 
     mode: Literal["absolute_usd_m"]
-    values: dict[ScenarioYear, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
+    values: dict[ScenarioYear, Annotated[float, Field(gt=0, allow_inf_nan=False), finite()]] = Field(
         min_length=1, max_length=10, json_schema_extra=_YEAR_KEYS,
         description=(f"year -> capex in US$ m. Each must lie within {_ABS_LO:g}x..{_ABS_HI:g}x the baseline of "
                      f"its year, which depends on the serving model (outside: 409 stating both ends). "
@@ -731,8 +755,11 @@ _TARGETS_FIELD = Field(
     description="memory targets and/or hbm_revenue; default: every scenario target of the serving model (one it "
                 "does not forecast answers 409)")
 _HBM_CONTENT_FIELD = Field(
-    default=None, ge=HBM_CONTENT_BOUNDS[0], le=HBM_CONTENT_BOUNDS[1],
+    default=None,
     description="fix HBM revenue per US$ of NVIDIA DC revenue in the scenario (the baseline never changes)")
+#: the fixed HBM content a scenario may ask for (booleans, NaN and infinities refused with their own message)
+HbmContent = Annotated[float, Field(ge=HBM_CONTENT_BOUNDS[0], le=HBM_CONTENT_BOUNDS[1], allow_inf_nan=False),
+                       bounded(*HBM_CONTENT_BOUNDS)]
 
 
 class NamedScenarioRequest(BaseModel):
@@ -745,7 +772,7 @@ class NamedScenarioRequest(BaseModel):
         description="bear (capex -15/-30/-40% vs baseline in 2026/27/28), base (the capex forecast), bull "
                     "(+15/+30/+40%) or guidance (2026 capex from the companies' latest usable guidance)")
     targets: list[ScenarioTargetId] | None = _TARGETS_FIELD
-    hbm_content: float | None = _HBM_CONTENT_FIELD
+    hbm_content: HbmContent | None = _HBM_CONTENT_FIELD
 
 
 class CustomScenarioRequest(BaseModel):
@@ -759,7 +786,7 @@ class CustomScenarioRequest(BaseModel):
     capex: CapexPathRequest = Field(description="the capex path, by mode")
     name: str | None = Field(default=None, min_length=1, max_length=64, description="label echoed back")
     targets: list[ScenarioTargetId] | None = _TARGETS_FIELD
-    hbm_content: float | None = _HBM_CONTENT_FIELD
+    hbm_content: HbmContent | None = _HBM_CONTENT_FIELD
 
 
 def _scenario_kind(body: Any) -> str:
@@ -875,6 +902,11 @@ class ReloadResponse(BaseModel):
     status: Literal["reloaded"]
     previous_version: str | None
     model: ServingModel
+    panel_error: str | None = Field(
+        default=None,
+        description="set when the model was swapped in but the data panel could not be reloaded: the panel loaded "
+                    "before keeps serving (without one, catalog and history answer 503); fix the data and reload "
+                    "again")
 
 
 class JobStatus(StrEnum):

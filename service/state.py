@@ -2,6 +2,11 @@
 
 Readers take ``holder.current`` once per request and use that snapshot throughout, so a reload in the
 middle of a request can never mix two models (or a model with another model's chart cache).
+
+A reload never rolls back: the model loader falls back to the local copy of the last champion when the
+registry cannot be reached (right at start-up, where serving that copy beats serving nothing), but a reload
+that gets that copy while a model is being served refuses with 503 and keeps it. A panel that cannot be
+reloaded keeps the previous panel serving beside the new model, and the reload response says so.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import polars as pl
 from starlette.concurrency import run_in_threadpool
 
 from forecasting.serving import LoadedModel
+from pipelines.errors import DataValidationError, StoreError
 from service.compute import Compute
 from service.errors import ApiError
 
@@ -28,6 +34,8 @@ ModelLoader = Callable[[], LoadedModel]
 PanelLoader = Callable[[], pl.DataFrame]
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+#: ``LoadedModel.source`` when ``forecasting.tracking`` could not reach the registry and served its local copy
+LOCAL_CACHE = "local-cache"
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,8 @@ class Serving:
     panel: pl.DataFrame | None
     loaded_at: datetime
     load_error: str | None = None
+    #: why the last panel load failed (the panel served, if any, is an earlier one); None when it succeeded
+    panel_error: str | None = None
 
 
 def describe_load_error(exc: Exception) -> str:
@@ -51,6 +61,14 @@ def describe_load_error(exc: Exception) -> str:
     if any(c.__name__ == "ModelUnavailableError" for c in type(exc).__mro__):
         return str(exc).splitlines()[0][:500] if str(exc) else "no champion model available"
     return f"{type(exc).__name__} while loading the champion (details in the server log)"
+
+
+def describe_panel_error(exc: Exception) -> str:
+    """What an admin is told about a failed panel load: our own data errors name the file, line and problem
+    (they are written for people); anything else only its type, the traceback is in the server log."""
+    if isinstance(exc, DataValidationError | StoreError):
+        return (str(exc).splitlines() or [type(exc).__name__])[0][:500]
+    return f"{type(exc).__name__} while loading the data panel (details in the server log)"
 
 
 class ModelHolder:
@@ -72,12 +90,14 @@ class ModelHolder:
     def current(self) -> Serving:
         return self._current
 
-    def _load_panel(self) -> pl.DataFrame | None:
+    def _load_panel(self) -> tuple[pl.DataFrame | None, str | None]:
+        """The panel, or None and why not (logged with its traceback here)."""
         try:
-            return self._panel_loader()
-        except Exception:
-            log.exception("could not load the data panel; catalog and history routes will answer 503")
-            return None
+            return self._panel_loader(), None
+        except Exception as exc:
+            log.exception("could not load the data panel; without an earlier one, catalog and history routes "
+                          "will answer 503")
+            return None, describe_panel_error(exc)
 
     def _swap(self, serving: Serving) -> None:
         self._current = serving
@@ -87,33 +107,55 @@ class ModelHolder:
     def start(self) -> Serving:
         """Load once at startup; a failure leaves the service up (not ready) instead of crashing it."""
         with self._lock:
-            panel = self._load_panel()
+            panel, panel_error = self._load_panel()
             try:
                 model: LoadedModel | None = self._model_loader()
                 error = None
             except Exception as exc:
                 log.warning("no champion model loaded at startup: %s", describe_load_error(exc))
                 model, error = None, describe_load_error(exc)
-            self._swap(Serving(model, panel, datetime.now(UTC), error))
+            self._swap(Serving(model, panel, datetime.now(UTC), error, panel_error))
             return self._current
 
     def reload(self) -> Serving:
-        """Load the current champion and swap it in; on failure keep serving the old one and say so (503)."""
+        """Load the current champion and swap it in; on failure keep serving the old one and say so (503).
+
+        The registry being unreachable is a failure here, even though the loader then returns the local copy
+        of the last champion: that copy may be older than the model being served, and a reload must never
+        roll back. A panel that fails to load does not stop the model swap: the previous panel keeps serving
+        and ``Serving.panel_error`` says why (the reload response reports it).
+        """
         with self._lock:
             old = self._current
+            serving_version = old.model.version if old.model else None
             try:
                 model = self._model_loader()
             except Exception as exc:
-                log.warning("reload failed, still serving %s: %s",
-                            old.model.version if old.model else "no model", describe_load_error(exc))
+                log.warning("reload failed, still serving %s: %s", serving_version or "no model",
+                            describe_load_error(exc))
                 raise ApiError(
                     503,
                     "reload_failed",
                     f"could not load the champion: {describe_load_error(exc)}",
-                    {"serving_version": old.model.version if old.model else None},
+                    {"serving_version": serving_version},
                 ) from None
-            panel = self._load_panel()
-            self._swap(Serving(model, panel if panel is not None else old.panel, datetime.now(UTC)))
+            if model.source == LOCAL_CACHE and old.model is not None:
+                log.warning("reload refused, still serving %s: the registry is unreachable (the loader fell back "
+                            "to the local copy of version %s)", serving_version, model.version)
+                raise ApiError(
+                    503,
+                    "reload_failed",
+                    f"could not load the champion: the model registry is unreachable; still serving version "
+                    f"{serving_version} (the local copy of the last champion, version {model.version}, is only "
+                    "used when nothing is served)",
+                    {"serving_version": serving_version},
+                )
+            panel, panel_error = self._load_panel()
+            if panel_error is not None:
+                log.warning("reloaded the model but not the panel; the previous panel keeps serving: %s",
+                            panel_error)
+            self._swap(Serving(model, panel if panel is not None else old.panel, datetime.now(UTC),
+                               panel_error=panel_error))
             return self._current
 
 
@@ -129,6 +171,10 @@ class ResultCache(Generic[K, V]):
     use :meth:`get_or_compute` (two concurrent misses both compute; the second result wins, harmless for
     deterministic results). Async callers use :meth:`fetch`, which runs a miss on the compute executor, once:
     concurrent misses on one key wait for the same computation.
+
+    :meth:`clear` (called when the served model or panel is swapped) starts a new generation: a computation
+    that began before it is returned to its waiters but never stored, and later misses never join it, so a
+    result made from the old model or panel cannot outlive the swap.
     """
 
     def __init__(self, max_entries: int = 128, max_bytes: int | None = None,
@@ -142,6 +188,12 @@ class ResultCache(Generic[K, V]):
         self.max_bytes = max_bytes
         self._sizeof: Callable[[V], int] = sizeof or _default_sizeof  # type: ignore[assignment]
         self.executor = executor
+        self._generation = 0
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every :meth:`clear`; pass the value read before computing to :meth:`put`."""
+        return self._generation
 
     def get(self, key: K) -> V | None:
         with self._lock:
@@ -150,11 +202,14 @@ class ResultCache(Generic[K, V]):
                 self._items.move_to_end(key)
             return hit
 
-    def put(self, key: K, value: V) -> None:
+    def put(self, key: K, value: V, generation: int | None = None) -> None:
+        """Keep ``value``; with ``generation``, only if the cache was not cleared since that generation."""
         size = self._sizeof(value)
         if self.max_bytes is not None and size > self.max_bytes:
             return
         with self._lock:
+            if generation is not None and generation != self._generation:
+                return  # computed against what a swap replaced
             if key in self._items:
                 self._bytes -= self._sizes[key]
             self._items[key] = value
@@ -169,8 +224,9 @@ class ResultCache(Generic[K, V]):
         hit = self.get(key)
         if hit is not None:
             return hit
+        generation = self._generation
         value = compute()
-        self.put(key, value)
+        self.put(key, value, generation)
         return value
 
     async def fetch(self, key: K, compute: Callable[[], V], on_demand: bool = True, cost: int = 1) -> V:
@@ -185,19 +241,21 @@ class ResultCache(Generic[K, V]):
         task = self._inflight.get(key)
         if task is None:
             executor = self.executor if on_demand else None
-            task = asyncio.ensure_future(self._produce(key, compute, executor, cost))
+            task = asyncio.ensure_future(self._produce(key, compute, executor, cost, self._generation))
             self._inflight[key] = task
             task.add_done_callback(lambda t: self._settle(key, t))
         # shielded: a caller that goes away does not cancel a computation others may be waiting for
         return await asyncio.shield(task)
 
-    async def _produce(self, key: K, compute: Callable[[], V], executor: Compute | None, cost: int) -> V:
+    async def _produce(self, key: K, compute: Callable[[], V], executor: Compute | None, cost: int,
+                       generation: int) -> V:
         value = await executor.run(compute, cost=cost) if executor is not None else await run_in_threadpool(compute)
-        self.put(key, value)
+        self.put(key, value, generation)
         return value
 
     def _settle(self, key: K, task: asyncio.Future[V]) -> None:
-        self._inflight.pop(key, None)
+        if self._inflight.get(key) is task:  # a clear() may have let a newer computation take the key
+            self._inflight.pop(key, None)  # pop, not del: clear() may run on a reload's thread in between
         if not task.cancelled():
             task.exception()  # retrieved here, so an error nobody waited for is not reported as lost
 
@@ -206,6 +264,10 @@ class ResultCache(Generic[K, V]):
             self._items.clear()
             self._sizes.clear()
             self._bytes = 0
+            self._generation += 1
+            # computations under way keep their waiters; later misses start afresh (dict ops are atomic: clear()
+            # runs on a worker thread during a reload, the in-flight map is otherwise used on the event loop)
+            self._inflight.clear()
 
     @property
     def nbytes(self) -> int:
@@ -243,8 +305,9 @@ class ChartCache:
                 again = self._items.get(key)
                 if again is not None:
                     return again
+                generation = self._items.generation
                 png = render()
-            self._items.put(key, png)
+            self._items.put(key, png, generation)
             return png
 
         return self._executor.run_blocking(draw) if self._executor is not None else draw()

@@ -97,10 +97,15 @@ def test_registry_unreachable_midway_keeps_serving(fault_run: TrainResult, tmp_p
     target = {"settings": good}
     with TestClient(_app(lambda: load_model("champion", target["settings"]))) as client:
         assert client.get("/readyz").json()["status"] == "ready"
+        serving = client.get("/readyz").json()["model_version"]
         target["settings"] = _unreachable(tmp_path)  # the tracking server goes down
         r = client.post("/v1/admin/reload", headers=HEADERS)
-        assert r.status_code == 200
-        assert client.get("/readyz").json()["status"] == "degraded"
+        # the loader falls back to the local copy, but a reload must not swap it in over a served model
+        err = r.json()["error"]
+        assert r.status_code == 503 and err["code"] == "reload_failed", r.text
+        assert "unreachable" in err["message"] and err["detail"]["serving_version"] == serving
+        ready = client.get("/readyz").json()
+        assert ready["status"] == "ready" and ready["model_version"] == serving
         assert client.get("/v1/forecasts/capex_meta").status_code == 200
 
 

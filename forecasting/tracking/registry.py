@@ -484,13 +484,21 @@ def load_pyfunc(alias: str = "champion", settings: TrackingSettings | None = Non
 
 
 def list_models(settings: TrackingSettings | None = None) -> list[dict[str, Any]]:
+    """Every registered version, newest first, with its aliases and run metrics; ``[]`` if none is registered.
+
+    A registry that cannot be asked raises :class:`RegistryUnreachableError` (credentials removed from its
+    message): an outage must never read as an empty registry.
+    """
     settings = settings or get_tracking_settings()
     try:
         client = _client(settings)
         versions = client.search_model_versions(f"name='{settings.registered_model}'")
-        alias_map = client.get_registered_model(settings.registered_model).aliases or {}
-    except Exception:
-        return []
+        # with no version there may be no registered model either, and asking for it would raise "not found"
+        alias_map = (client.get_registered_model(settings.registered_model).aliases or {}) if versions else {}
+    except Exception as exc:  # the registry itself failed: sqlalchemy, requests, MlflowException, OSError...
+        why = f"model registry failed: {describe_error(exc)}"
+        log.warning("%s; registered models cannot be listed", why)
+        raise RegistryUnreachableError(why) from None
     by_version: dict[str, list[str]] = {}
     for alias, v in alias_map.items():
         by_version.setdefault(str(v), []).append(alias)

@@ -17,7 +17,10 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminAccess])
 ADMIN_ERRORS = (401, 403, 422, 429)
 
 
-@router.post("/reload", response_model=ReloadResponse, operation_id="reloadModel", responses=errors(*ADMIN_ERRORS, 503),
+@router.post("/reload", response_model=ReloadResponse, operation_id="reloadModel",
+             responses=errors(*ADMIN_ERRORS, 503, descriptions={
+                 503: "The champion could not be loaded, or the registry is unreachable (the local copy of the last "
+                      "champion is never swapped in over a served model): the served model is kept"}),
              summary="Load the current champion and swap it in (old model kept on failure)")
 def reload(runtime: RuntimeDep) -> ReloadResponse:
     previous = runtime.holder.current.model
@@ -26,7 +29,9 @@ def reload(runtime: RuntimeDep) -> ReloadResponse:
 
 
 @router.post("/retrain", status_code=202, response_model=JobResponse, operation_id="startRetrain",
-             responses=errors(*ADMIN_ERRORS, 409, descriptions={409: "A retrain job is already running"}),
+             responses=errors(*ADMIN_ERRORS, 409, 503, descriptions={
+                 409: "A retrain job is already running",
+                 503: "The job could not be started (no thread available); it is recorded as failed"}),
              summary="Start a background retrain (then reload); returns the job to poll")
 def retrain(runtime: RuntimeDep) -> JobResponse:
     def reload_after() -> str:

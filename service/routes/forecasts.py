@@ -12,6 +12,7 @@ from forecasting.artifact import MAX_OUTLOOK_YEARS
 from forecasting.targets import MAX_HORIZON
 from service import logic
 from service.deps import MeterDep, ModelDep, ReadAccess, RuntimeDep, ServingDep, SettingsDep
+from service.http_cache import wants_csv
 from service.routes.responses import READ_ERRORS, errors
 from service.schemas import ForecastResponse, Level, OutlookResponse, OutputFormat, TargetCurrency, bounded
 
@@ -45,12 +46,6 @@ PNG_RESPONSE: dict[int | str, dict[str, Any]] = {
           "description": "fan chart PNG"}}
 CSV_CONTENT = {"text/csv": {"schema": {"type": "string"},
                             "example": "ds,forecast,forecast-lo-80,forecast-hi-80\n2026-08-01,152.3,138.2,171.5\n"}}
-
-
-def _wants_csv(fmt: OutputFormat | None, request: Request) -> bool:
-    if fmt is not None:
-        return fmt == OutputFormat.CSV
-    return "text/csv" in request.headers.get("accept", "")
 
 
 def _on_demand(horizon: int | None, levels: list[int], currency: TargetCurrency | None) -> bool:
@@ -97,7 +92,7 @@ async def outlook(
     currency: CurrencyParam = None,
 ) -> Response:
     levels = level or [80, 95]
-    csv = _wants_csv(fmt, request)
+    csv = wants_csv(fmt, request)
     key = (model.version, model.run_id, "outlook", series_id, str(horizon), ",".join(map(str, levels)),
            "csv" if csv else "json", str(currency), _today())
     today = datetime.now(UTC).date()
@@ -138,7 +133,7 @@ async def forecast(
     currency: CurrencyParam = None,
 ) -> Response:
     levels = level or [80, 95]
-    csv = _wants_csv(fmt, request)
+    csv = wants_csv(fmt, request)
     key = (model.version, model.run_id, "forecast", series_id, str(horizon), ",".join(map(str, levels)),
            "csv" if csv else "json", str(currency), _today())
     today = datetime.now(UTC).date()

@@ -13,6 +13,7 @@ from service.errors import ApiError
 from service.metrics import CONTENT_TYPE
 from service.routes.responses import errors
 from service.schemas import HealthResponse, ReadyResponse, ReadyStatus
+from service.state import LOCAL_CACHE
 
 router = APIRouter(tags=["health"], dependencies=[KnownQueryOnly])
 
@@ -31,7 +32,7 @@ async def readyz(serving: ServingDep) -> ReadyResponse:
         raise ApiError(503, "not_ready", "no champion model loaded",
                        {"status": "unavailable", "load_error": serving.load_error})
     return ReadyResponse(
-        status=ReadyStatus.DEGRADED if m.source == "local-cache" else ReadyStatus.READY,
+        status=ReadyStatus.DEGRADED if m.source == LOCAL_CACHE else ReadyStatus.READY,
         model_version=m.version,
         source=m.source,
         alias=m.alias,

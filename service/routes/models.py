@@ -17,14 +17,23 @@ log = logging.getLogger("chipcast.service")
 router = APIRouter(prefix="/models", tags=["models"], dependencies=[ReadAccess])
 
 
-@router.get("", response_model=ModelsResponse, operation_id="listModels", responses=errors(*READ_ERRORS, 503),
+@router.get("", response_model=ModelsResponse, operation_id="listModels",
+            responses=errors(*READ_ERRORS, 503, descriptions={
+                503: "The model registry could not be reached (`registry_unavailable`); the served model is "
+                     "unaffected. An empty registry is a 200 with no models"}),
             summary="Model versions, aliases and metrics")
 def list_models(runtime: RuntimeDep, serving: ServingDep) -> ModelsResponse:
     try:
         registered = runtime.models_lister()
-    except Exception as exc:
+    except Exception as exc:  # an unreachable registry raises (an empty one lists nothing): never 200 []
+        # the registry's own text may name internal hosts: it goes to the server log (tracking logs it), not to
+        # a reader
         log.warning("listing registered models failed: %s", type(exc).__name__)
-        raise ApiError(503, "registry_unavailable", "the model registry could not be listed") from None
+        serving_version = serving.model.version if serving.model else None
+        raise ApiError(503, "registry_unavailable",
+                       "the model registry could not be reached, so registered versions cannot be listed; the "
+                       f"served model (version {serving_version or 'none'}) is unaffected",
+                       {"serving_version": serving_version}) from None
     return logic.models_response(serving.model, registered)
 
 

@@ -60,7 +60,10 @@ queueing without bound. Responses are never HTTP-cached (`Cache-Control: no-stor
     responses=errors(400, *READ_ERRORS, 409, 413, 503, descriptions={
         409: "Well formed, but the serving model cannot run it: a year its capex forecast does not complete, an "
              "absolute capex outside 0.25x..4x the baseline year, a target it does not forecast, no capex model, "
-             "or no usable guidance; the message states what is allowed"}),
+             "or no usable guidance; the message states what is allowed",
+        503: "No champion model loaded, the server is busy computing other requests (see Retry-After), or "
+             "(`guidance_unavailable`) the server's capex guidance file is missing or malformed: the message "
+             "names the file, line and problem"}),
     summary="Memory and HBM forecasts under a capex scenario, beside the baseline",
     description=DESCRIPTION,
 )

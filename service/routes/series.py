@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from service import logic
 from service.deps import MeterDep, PanelDep, ReadAccess, RuntimeDep, ServingDep
-from service.http_cache import cached_json
+from service.http_cache import cached_json, wants_csv
 from service.routes.responses import READ_ERRORS, errors
 from service.schemas import HistoryResponse, IsoDate, OutputFormat, SeriesListResponse, TargetCurrency
 
@@ -47,6 +47,7 @@ async def list_series(
 )
 async def history(
     series_id: SeriesId,
+    request: Request,
     panel: PanelDep,
     runtime: RuntimeDep,
     serving: ServingDep,
@@ -55,23 +56,26 @@ async def history(
                                                     "`end` selects nothing", examples=["2020-01-01"])] = None,
     end: Annotated[IsoDate | None, Query(description="last period start to include (YYYY-MM-DD)",
                                       examples=["2025-12-01"])] = None,
-    fmt: Annotated[OutputFormat, Query(alias="format", description="json (default) or csv")] = OutputFormat.JSON,
+    fmt: Annotated[OutputFormat | None,
+                   Query(alias="format", description="json (default) or csv; `Accept: text/csv` works too")] = None,
     currency: Annotated[TargetCurrency | None, Query(
         description="USD: a KRW or NT$ series converted at each period's month-average rate (Fed H.10); the "
                     "response states the conversion. A series that is not money answers 409")] = None,
 ) -> Response:
-    key = ("history", serving.loaded_at.isoformat(), series_id, str(start), str(end), fmt.value, str(currency))
+    csv = wants_csv(fmt, request)
+    key = ("history", serving.loaded_at.isoformat(), series_id, str(start), str(end), "csv" if csv else "json",
+           str(currency))
 
     def build() -> bytes | HistoryResponse:
         frame = logic.history_frame(panel, series_id, start, end)
         conversion = None
         if currency is not None:
             frame, conversion = logic.history_in_usd(frame, series_id, panel)
-        if fmt == OutputFormat.CSV:
+        if csv:
             return logic.history_csv(frame)
         return logic.history_response(frame, series_id, start, end, conversion)
 
-    if fmt == OutputFormat.CSV:
+    if csv:
         out = await meter.cached(runtime.responses, key, build, on_demand=currency is not None, media_type="text/csv")
         out.headers["Content-Disposition"] = f'inline; filename="{series_id[:64]}.csv"'
         return out

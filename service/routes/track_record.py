@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from service import logic
 from service.deps import ModelDep, ReadAccess, RuntimeDep
-from service.http_cache import cached_json
+from service.http_cache import cached_json, wants_csv
 from service.routes.responses import READ_ERRORS, errors
 from service.schemas import OutputFormat, TrackRecordResponse
 
@@ -30,7 +30,7 @@ async def track_record(
     fmt: Annotated[OutputFormat | None,
                    Query(alias="format", description="json (default) or csv; `Accept: text/csv` works too")] = None,
 ) -> Response:
-    csv = fmt == OutputFormat.CSV or (fmt is None and "text/csv" in request.headers.get("accept", ""))
+    csv = wants_csv(fmt, request)
     key = (model.version, model.run_id, "track-record", series_id, "csv" if csv else "json")
     if csv:
         return await cached_json(runtime.responses, key, lambda: logic.track_record_csv(model, series_id),

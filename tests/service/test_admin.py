@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, ClassVar
 
+import polars as pl
+import pytest
 from fastapi.testclient import TestClient
 
+import service.jobs as jobs_module
 from forecasting.serving import LoadedModel
 from forecasting.train import TrainResult
+from pipelines.errors import DataValidationError
+from service.errors import ApiError
+from service.jobs import JobRegistry
 from tests.service.conftest import AppFactory, make_loaded
 
 
@@ -142,3 +149,143 @@ def test_retrain_that_cannot_reload_still_succeeds(make_app: AppFactory, trained
 def test_unknown_job_is_404(client: TestClient, admin_headers: dict[str, str]) -> None:
     r = client.get("/v1/admin/jobs/doesnotexist", headers=admin_headers)
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_job"
+
+
+def test_reload_never_rolls_back_to_the_local_copy(make_app: AppFactory, trained: TrainResult,
+                                                    admin_headers: dict[str, str]) -> None:
+    """With the registry down, the tracking loader returns the local champion copy (maybe older than what is
+    served); reload used to swap it in and answer "reloaded". Now: 503, and the served model stays."""
+    loader = SwitchableLoader(trained)
+    loader.next = make_loaded(trained, "5")
+    with TestClient(make_app(model_loader=loader)) as c:
+        ready = c.get("/readyz").json()
+        assert (ready["status"], ready["model_version"], ready["source"]) == ("ready", "5", "registry")
+        loader.next = make_loaded(trained, "4", source="local-cache")  # what load_model gives with no registry
+        r = c.post("/v1/admin/reload", headers=admin_headers)
+        assert r.status_code == 503, r.text
+        err = r.json()["error"]
+        assert err["code"] == "reload_failed" and err["detail"] == {"serving_version": "5"}
+        assert "registry is unreachable" in err["message"] and "still serving version 5" in err["message"]
+        ready = c.get("/readyz").json()
+        assert (ready["status"], ready["model_version"], ready["source"]) == ("ready", "5", "registry")
+        assert c.get("/v1/forecasts/capex_meta").json()["model"]["version"] == "5"
+        # once the registry answers again, reloading works
+        loader.next = make_loaded(trained, "6")
+        assert c.post("/v1/admin/reload", headers=admin_headers).json()["model"]["version"] == "6"
+
+
+def test_the_local_copy_is_taken_when_nothing_is_served(make_app: AppFactory, trained: TrainResult,
+                                                        admin_headers: dict[str, str]) -> None:
+    """Not a roll back: with no model served (start-up failed), the local copy beats serving nothing."""
+    loader = SwitchableLoader(trained)
+    loader.fail = ModelUnavailableError("registry unreachable; and no local copy of a champion exists")
+    with TestClient(make_app(model_loader=loader)) as c:
+        assert c.get("/readyz").status_code == 503
+        loader.fail, loader.next = None, make_loaded(trained, "4", source="local-cache")
+        r = c.post("/v1/admin/reload", headers=admin_headers)
+        assert r.status_code == 200 and r.json()["model"]["version"] == "4"
+        assert c.get("/readyz").json()["status"] == "degraded"
+
+
+def test_reload_reports_a_panel_that_could_not_be_loaded(make_app: AppFactory, trained: TrainResult,
+                                                         real_panel: pl.DataFrame,
+                                                         admin_headers: dict[str, str]) -> None:
+    """A failed panel load during reload was only logged while the reload answered a plain "reloaded"."""
+    loader = SwitchableLoader(trained)
+    panels: dict[str, Any] = {"fail": None}
+
+    def panel_loader() -> pl.DataFrame:
+        if panels["fail"] is not None:
+            raise panels["fail"]
+        return real_panel
+
+    with TestClient(make_app(model_loader=loader, panel_loader=panel_loader)) as c:
+        history = c.get("/v1/series/capex_meta/history").json()
+        ok = c.post("/v1/admin/reload", headers=admin_headers).json()
+        assert ok["status"] == "reloaded" and ok["panel_error"] is None
+        panels["fail"] = DataValidationError("data/raw/capex.csv", 12, "value 'n/a' is not a number")
+        loader.next = make_loaded(trained, "2")
+        r = c.post("/v1/admin/reload", headers=admin_headers)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["status"] == "reloaded" and body["model"]["version"] == "2"  # the model swap is not blocked
+        assert body["panel_error"] == "data/raw/capex.csv, line 12: value 'n/a' is not a number"
+        assert c.get("/v1/series/capex_meta/history").json() == history  # the previous panel keeps serving
+        # an error that is not ours is named by its class only (its text may hold anything)
+        panels["fail"] = OSError("/secret/mount: permission denied")
+        body = c.post("/v1/admin/reload", headers=admin_headers).json()
+        assert body["panel_error"].startswith("OSError while loading the data panel") and "secret" not in str(body)
+        panels["fail"] = None
+        assert c.post("/v1/admin/reload", headers=admin_headers).json()["panel_error"] is None
+
+
+class _Thread:
+    """Stands in for ``threading.Thread`` in ``service.jobs``: ``start`` raises ``fail``, or runs the target right
+    here, keeping what it raises in ``escaped`` (a real thread hands that to ``threading.excepthook``)."""
+
+    fail: ClassVar[BaseException | None] = None
+    escaped: ClassVar[list[BaseException]] = []
+
+    def __init__(self, target: Any, args: tuple[Any, ...], **kwargs: Any) -> None:
+        self.target, self.args = target, args
+
+    def start(self) -> None:
+        if self.fail is not None:
+            raise self.fail
+        try:
+            self.target(*self.args)
+        except BaseException as exc:
+            self.escaped.append(exc)
+
+
+@pytest.fixture
+def inline_threads(monkeypatch: pytest.MonkeyPatch) -> type[_Thread]:
+    monkeypatch.setattr(jobs_module, "threading", SimpleNamespace(Thread=_Thread, Lock=threading.Lock))
+    monkeypatch.setattr(_Thread, "fail", None)
+    monkeypatch.setattr(_Thread, "escaped", [])
+    return _Thread
+
+
+def test_a_job_whose_thread_cannot_start_ends_failed(inline_threads: type[_Thread]) -> None:
+    """It stayed "queued" forever, and every later retrain answered 409."""
+    jobs = JobRegistry()
+    inline_threads.fail = RuntimeError("can't start new thread")
+    with pytest.raises(ApiError) as refused:
+        jobs.submit("retrain", lambda: None)
+    assert refused.value.status_code == 503 and refused.value.code == "job_not_started"
+    failed = jobs.get(refused.value.detail["job_id"])
+    assert failed is not None and failed.status == "failed" and failed.finished_at is not None
+    assert failed.error == "could not start: can't start new thread"
+    inline_threads.fail = None
+    assert jobs.submit("retrain", lambda: None).status == "queued"  # the slot is free
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt(), SystemExit(3)], ids=["KeyboardInterrupt", "SystemExit"])
+def test_a_job_interrupted_by_a_base_exception_ends_failed(inline_threads: type[_Thread],
+                                                           interrupt: BaseException) -> None:
+    """Only Exception was caught: a KeyboardInterrupt or SystemExit left the job "running" for good."""
+    jobs = JobRegistry()
+
+    def work() -> None:
+        raise interrupt
+
+    job = jobs.submit("retrain", work)
+    assert inline_threads.escaped == [interrupt]  # recorded, then re-raised in the job's thread
+    done = jobs.get(job.id)
+    assert done is not None and done.status == "failed" and done.finished_at is not None
+    assert done.error == {"KeyboardInterrupt": "KeyboardInterrupt", "SystemExit": "3"}[type(interrupt).__name__]
+    ran: list[int] = []
+    after = jobs.submit("retrain", lambda: ran.append(1))  # no 409: the interrupted job does not hold the slot
+    assert ran == [1] and getattr(jobs.get(after.id), "status", None) == "succeeded"
+
+
+def test_retrain_route_answers_503_when_the_job_cannot_start(make_app: AppFactory, admin_headers: dict[str, str],
+                                                             inline_threads: type[_Thread]) -> None:
+    with TestClient(make_app()) as c:
+        inline_threads.fail = RuntimeError("can't start new thread")
+        r = c.post("/v1/admin/retrain", headers=admin_headers)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "job_not_started"
+        job = c.get(f"/v1/admin/jobs/{r.json()['error']['detail']['job_id']}", headers=admin_headers).json()
+        assert job["status"] == "failed" and "can't start new thread" in job["error"]
+        inline_threads.fail = None
+        assert c.post("/v1/admin/retrain", headers=admin_headers).status_code == 202

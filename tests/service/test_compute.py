@@ -157,3 +157,34 @@ def test_scenario_cache_stays_within_its_cap(make_app: AppFactory, hbm_loaded: L
             r = c.post("/v1/scenarios", json={"scenario": name, "targets": ["micron_revenue"]})
             assert r.status_code == 200, r.text
         assert len(cache) == 2
+
+
+def test_a_result_computed_before_a_clear_is_not_stored_after_it() -> None:
+    """A swap clears the caches; a computation started against the old model used to store its result after
+    the clear, so the new model's readers got the old model's answer (the front door had this check already)."""
+    cache: ResultCache[str, bytes] = ResultCache(10)
+    started, release = threading.Event(), threading.Event()
+
+    def old_model() -> bytes:
+        started.set()
+        assert release.wait(5)
+        return b"old"
+
+    async def scenario() -> tuple[bytes, bytes]:
+        slow = asyncio.ensure_future(cache.fetch("k", old_model, on_demand=False))
+        while not started.is_set():
+            await asyncio.sleep(0.001)
+        cache.clear()  # the model is swapped while the old computation runs
+        # a miss after the clear starts its own computation instead of joining the old one
+        fresh = await cache.fetch("k", lambda: b"new", on_demand=False)
+        release.set()
+        return await slow, fresh
+
+    assert asyncio.run(scenario()) == (b"old", b"new")  # the old computation's waiter still gets its answer ...
+    assert cache.get("k") == b"new"  # ... but only the new one is kept
+    stale_generation = cache.generation
+    cache.clear()
+    cache.put("k", b"old", stale_generation)
+    assert cache.get("k") is None
+    cache.put("k", b"new", cache.generation)
+    assert cache.get("k") == b"new"

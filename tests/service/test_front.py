@@ -211,3 +211,47 @@ def test_forecast_response_is_computed_once_per_key(client: TestClient, monkeypa
     for _ in range(3):
         assert client.get("/v1/forecasts/capex_meta", params={"level": 95}).status_code == 200
     assert len(calls) == 1
+
+
+NEGOTIATED = ["/v1/forecasts/capex_meta", "/v1/forecasts/capex_meta/outlook", "/v1/series/capex_meta/history"]
+
+
+@pytest.mark.parametrize("csv_first", [True, False], ids=["csv-first", "json-first"])
+@pytest.mark.parametrize("path", NEGOTIATED)
+def test_a_cached_read_keeps_the_format_accept_chose(client: TestClient, path: str, csv_first: bool) -> None:
+    """Remembered answers were keyed by path and query only: after a CSV read, a JSON read of the same URL got
+    the CSV (and the other way round), though the response says `Vary: Accept`."""
+    order = [{"Accept": "text/csv"}, {}] if csv_first else [{}, {"Accept": "text/csv"}]
+    first, second = (client.get(path, headers=h) for h in order)
+    answers = [first, second]
+    for headers, r in zip(order, answers, strict=True):
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/csv" if headers else "application/json"), (headers, path)
+        assert "Accept" in r.headers["vary"]
+    # both are remembered, each under its own format, and each answered from memory as it was first answered
+    before = cached_reads(client)
+    for headers, r in zip(order, answers, strict=True):
+        again = client.get(path, headers=headers)
+        assert (again.content, again.headers["content-type"]) == (r.content, r.headers["content-type"])
+    assert cached_reads(client) == before + 2
+
+
+def test_accept_is_negotiated_by_q_value_and_keyed_by_format_only(client: TestClient) -> None:
+    """`text/csv;q=0` means "not CSV"; Accept strings that negotiate the same format share one remembered answer."""
+    path = "/v1/forecasts/capex_meta"
+    json_accepts = ["text/csv;q=0", "text/csv;q=0, application/json", "application/json, text/csv;q=0.5",
+                    "*/*", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", ""]
+    csv_accepts = ["TEXT/CSV", "text/csv;charset=utf-8", "application/json;q=0.5, text/csv", "text/*",
+                   "text/csv, */*;q=0.1"]
+    reads = client.app.state.front.reads  # type: ignore[attr-defined]
+    for accept in json_accepts:
+        r = client.get(path, headers={"Accept": accept})
+        assert r.headers["content-type"].startswith("application/json"), accept
+    assert len(reads) == 1
+    for accept in csv_accepts:
+        r = client.get(path, headers={"Accept": accept})
+        assert r.headers["content-type"].startswith("text/csv"), accept
+    assert len(reads) == 2
+    # ?format= still overrides Accept
+    assert client.get(path, params={"format": "json"},
+                      headers={"Accept": "text/csv"}).headers["content-type"].startswith("application/json")

@@ -7,7 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from service.http_cache import cache_policy, etag_matches, strong_etag
+from service.http_cache import cache_policy, etag_matches, negotiates, prefers_csv, strong_etag, vary
 from tests.service.conftest import AppFactory, settings_for
 
 STRONG = re.compile(r'^"[0-9a-f]{32}"$')
@@ -83,3 +83,27 @@ def test_helpers() -> None:
     assert cache_policy("/v1/admin/jobs/x", s) == "no-store"
     assert cache_policy("/v1/models/hbm/assumptions", s) == "public, max-age=5"
     assert cache_policy("/v1/forecasts/hbm_revenue.png", s) == "public, max-age=5"
+
+
+@pytest.mark.parametrize(("accept", "csv"), [
+    (None, False), ("", False), ("text/csv", True), ("Text/CSV", True), ("text/csv; charset=utf-8", True),
+    # q=0 means "not acceptable", whatever else is listed (a substring test used to read it as CSV)
+    ("text/csv;q=0", False), ("text/csv; q=0.0, application/json", False), ("text/csv;q=0, */*", False),
+    ("application/json, text/csv;q=0.5", False), ("application/json;q=0.5, text/csv", True),
+    ("text/csv, */*;q=0.1", True), ("text/*", True), ("*/*", False),
+    ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", False),
+    # a tie is JSON (the default); so is a range with a q that is not a number in 0..1
+    ("text/csv, application/json", False), ("text/csv;q=abc", False), ("text/csv;q=2", False),
+    ("text/csv;q=nan", False), ("garbage, ;;, /", False),
+])
+def test_accept_negotiation_honours_q_values(accept: str | None, csv: bool) -> None:
+    assert prefers_csv(accept) is csv
+
+
+def test_negotiating_routes_vary_on_accept() -> None:
+    s = settings_for()
+    for path in ("/v1/forecasts/capex_meta", "/v1/forecasts/capex_meta/outlook", "/v1/series/capex_meta/history",
+                 "/v1/track-record/wsts_worldwide_sales"):
+        assert negotiates(path) and vary(path, s) == "Accept", path
+    for path in ("/v1/forecasts/capex_meta.png", "/v1/series", "/v1/backtests/capex_meta", "/v1/models"):
+        assert not negotiates(path) and vary(path, s) == "", path

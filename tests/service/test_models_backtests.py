@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -66,6 +67,28 @@ def test_models_registry_failure_is_503(make_app: AppFactory) -> None:
         r = c.get("/v1/models")
         assert r.status_code == 503
         assert r.json()["error"]["code"] == "registry_unavailable" and "pw@" not in r.text
+
+
+def test_registry_outage_is_503_and_an_empty_registry_200(make_app: AppFactory, tmp_path: Path) -> None:
+    """The default lister swallowed every registry error and returned [], so an outage read as 200 "no models"."""
+    from forecasting.tracking import RegistryUnreachableError, TrackingSettings, list_models
+
+    empty = TrackingSettings(state_dir=tmp_path / "empty" / "state", models_dir=tmp_path / "empty" / "models")
+    broken = TrackingSettings(state_dir=tmp_path / "broken" / "state", models_dir=tmp_path / "broken" / "models")
+    broken.state_dir.mkdir(parents=True)
+    (broken.state_dir / "mlflow.db").write_bytes(b"this is not a sqlite database" * 100)
+    with pytest.raises(RegistryUnreachableError, match="model registry failed: DatabaseError"):
+        list_models(broken)
+    with TestClient(make_app(models_lister=lambda: list_models(broken))) as c:
+        r = c.get("/v1/models")
+        assert r.status_code == 503, r.text
+        err = r.json()["error"]
+        assert err["code"] == "registry_unavailable" and err["detail"] == {"serving_version": "1"}
+        assert "could not be reached" in err["message"] and "sqlite" not in r.text and "Traceback" not in r.text
+        assert c.get("/v1/forecasts/capex_meta").status_code == 200  # serving is unaffected
+    with TestClient(make_app(models_lister=lambda: list_models(empty))) as c:
+        r = c.get("/v1/models")
+        assert r.status_code == 200 and r.json()["models"] == [] and r.json()["serving"]["version"] == "1"
 
 
 def test_passed_over_members_carry_the_reason(hbm_client: TestClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from pydantic import TypeAdapter
 import forecasting.scenarios as scenarios_module
 from forecasting.hbm import HBM_ID, MEMORY_TARGETS, NAMED_SCENARIOS, ScenarioError, scenario_years
 from forecasting.serving import LoadedModel
+from pipelines.config import DataSettings
+from pipelines.guidance import GUIDANCE_FILE
 from service import hbm
 from service.routes.scenarios import scenarios as scenarios_route
 from service.schemas import NamedScenarioRequest, ScenarioName, ScenarioRequest
@@ -219,10 +222,30 @@ def test_schema_states_the_bounds_per_mode(hbm_client: TestClient) -> None:
     assert (hbm_content["minimum"], hbm_content["maximum"]) == (0.02, 0.5)
 
 
-def test_non_finite_values_are_422(hbm_client: TestClient) -> None:
-    r = hbm_client.post("/v1/scenarios", content=b'{"capex": {"mode": "absolute_usd_m", "values": {"2026": NaN}}}',
-                        headers={"Content-Type": "application/json"})
-    assert _error(r)["code"] == "validation_error"
+BOOLEAN, NOT_FINITE = "must be a number, not a boolean", "must be a finite number"
+
+
+@pytest.mark.parametrize(("body", "msg"), [
+    # lax float validation read `true` as 1.0: +1% capex answered 200, hbm_content "less than or equal to 0.5"
+    (b'{"capex": {"mode": "relative_to_baseline_pct", "values": {"2026": true}}}', BOOLEAN),
+    (b'{"capex": {"mode": "yoy_growth_pct", "values": {"2026": false}}}', BOOLEAN),
+    (b'{"capex": {"mode": "absolute_usd_m", "values": {"2026": true}}}', BOOLEAN),
+    (b'{"scenario": "bull", "hbm_content": true}', BOOLEAN),
+    (b'{"name": "x", "capex": {"mode": "relative_to_baseline_pct", "values": {"2026": 5}}, "hbm_content": false}',
+     BOOLEAN),
+    # NaN failed every comparison and was answered with a bound it does not break
+    (b'{"scenario": "bull", "hbm_content": NaN}', NOT_FINITE),
+    (b'{"scenario": "bull", "hbm_content": -Infinity}', NOT_FINITE),
+    (b'{"capex": {"mode": "relative_to_baseline_pct", "values": {"2026": NaN}}}', NOT_FINITE),
+    (b'{"capex": {"mode": "yoy_growth_pct", "values": {"2026": Infinity}}}', NOT_FINITE),
+    (b'{"capex": {"mode": "absolute_usd_m", "values": {"2026": NaN}}}', NOT_FINITE),
+])
+def test_booleans_and_non_finite_numbers_are_422_saying_so(client: TestClient, body: bytes, msg: str) -> None:
+    r = client.post("/v1/scenarios", content=body, headers={"Content-Type": "application/json"})
+    err = _error(r)
+    assert err["code"] == "validation_error" and err["message"].endswith(msg), err["message"]
+    assert [d["msg"] for d in err["detail"]] == [f"Value error, {msg}"], err["detail"]
+    assert "less than or equal" not in r.text and "between" not in r.text
 
 
 def test_scenario_error_is_409_with_its_message(hbm_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -353,3 +376,22 @@ def test_guidance_needs_the_companies_it_keeps(make_app: Any, hbm_loaded: Loaded
     with TestClient(make_app(model_loader=lambda: model)) as c:
         err = _error(_post(c, {"scenario": "guidance", "targets": [HBM_ID]}), 409)
         assert err["code"] == "invalid_scenario" and "capex_microsoft" in err["message"]
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    (None, f"({GUIDANCE_FILE}: file not found)"),
+    (b"date_stated,entity\n2026-07-22,Alphabet\n", "line 1: missing column(s)"),
+    (b"\xff\xfe not utf-8 at all", f"({GUIDANCE_FILE}: UnicodeDecodeError, details in the server log)"),
+])
+def test_unreadable_guidance_is_503_naming_the_problem(client: TestClient, monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path, content: bytes | None, problem: str) -> None:
+    """A missing or malformed guidance file raised a non-ScenarioError and the client got a bare 500."""
+    if content is not None:
+        (tmp_path / GUIDANCE_FILE).parent.mkdir(parents=True)
+        (tmp_path / GUIDANCE_FILE).write_bytes(content)
+    monkeypatch.setattr(hbm, "get_data_settings", lambda: DataSettings(data_dir=tmp_path))
+    err = _error(_post(client, {"scenario": "guidance"}), 503)
+    assert err["code"] == "guidance_unavailable" and problem in err["message"], err
+    assert str(tmp_path) not in err["message"] and "Traceback" not in err["message"]
+    # the other scenarios never read the file: the small champion refuses them as before (no capex model)
+    assert _error(_post(client, {"scenario": "bull"}), 409)["code"] == "invalid_scenario"

@@ -74,3 +74,19 @@ def test_history_errors(client: TestClient) -> None:
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
     r = client.get("/v1/series/capex_meta/history", params={"start": "yesterday"})
     assert r.status_code == 422 and "start" in r.json()["error"]["message"]
+
+
+def test_history_negotiates_csv_by_accept(client: TestClient) -> None:
+    """The README promised `Accept: text/csv` for history too; it used to be ignored."""
+    path = "/v1/series/capex_meta/history"
+    by_query = client.get(path, params={"format": "csv"})
+    by_accept = client.get(path, headers={"Accept": "text/csv"})
+    assert by_accept.status_code == 200 and by_accept.headers["content-type"].startswith("text/csv")
+    assert by_accept.content == by_query.content
+    assert by_accept.headers["content-disposition"] == 'inline; filename="capex_meta.csv"'
+    assert by_accept.headers["vary"] == "Accept"
+    refused = client.get(path, headers={"Accept": "text/csv;q=0, application/json"})
+    assert refused.headers["content-type"].startswith("application/json") and refused.json()["series_id"]
+    # an explicit ?format= wins over Accept
+    assert client.get(path, params={"format": "json"},
+                      headers={"Accept": "text/csv"}).headers["content-type"].startswith("application/json")
