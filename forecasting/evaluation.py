@@ -105,11 +105,21 @@ class Evaluation:
     def unwork(self, y: np.ndarray) -> np.ndarray:
         return np.exp(y) if self.log else y
 
+    def latest(self) -> pl.DataFrame:
+        """``ds, y``: the outcomes to score against, as known on the evaluation's date (its serving origin).
+
+        Never ``date.max``: re-running an evaluation ``--as-of`` a past date on a newer panel must score on
+        what was published by then, or the same command reports different numbers as data arrives.
+        """
+        when = self.origin_row(self.serving_id)["origin"]
+        assert isinstance(when, date)
+        return self.known_at(when)
+
     def known_at(self, when: date) -> pl.DataFrame:
         """``ds, y``: the target's values as known on ``when`` (latest print published by then)."""
         return (
             self.prints.filter(pl.col("published") <= when)
-            .sort("published")
+            .sort("published", maintain_order=True)  # two prints of a period on one date: the later row wins
             .group_by("ds")
             .agg(pl.col("y").last())
             .sort("ds")
@@ -509,7 +519,7 @@ def cv_frame(ev: Evaluation, origin_ids: Sequence[int], models: Sequence[str],
 
     Intervals at each origin come from that origin's own error paths; ``y`` is the latest published value.
     """
-    latest = ev.known_at(date.max).select("ds", "y")
+    latest = ev.latest().select("ds", "y")
     bridged = set()
     for ts in ev.training.values():
         bridged |= set(ts.bridged)
@@ -538,6 +548,8 @@ def cv_frame(ev: Evaluation, origin_ids: Sequence[int], models: Sequence[str],
     return cv.select("unique_id", "ds", "cutoff", "h", "y", *value_cols)
 
 
+#: a helper column: a forecast that misses by exactly 1, whose MASE is 1 / the origin's scale
+_UNIT = "_unit_error"
 #: the leaderboard's score columns (``forecasting.train`` adds the labels: served, role, weight, ...)
 BOARD_SCHEMA = {"model": pl.String, "horizon": pl.Int64, "mase": pl.Float64, "smape": pl.Float64,
                 "mae": pl.Float64, "rmse": pl.Float64, "bias": pl.Float64, "coverage_80": pl.Float64,
@@ -546,10 +558,19 @@ BOARD_SCHEMA = {"model": pl.String, "horizon": pl.Int64, "mase": pl.Float64, "sm
 
 
 def origin_training(ev: Evaluation, origin_ids: Sequence[int]) -> pl.DataFrame:
-    """``unique_id, ds, cutoff, y``: the history known at each origin, which scales MASE per origin."""
-    return pl.concat([ev.training[oid].observed().with_columns(pl.lit(ev.origin_row(oid)["cutoff"])
-                                                              .cast(pl.Date).alias("cutoff"))
-                      for oid in origin_ids]).select("unique_id", "ds", "cutoff", "y")
+    """``unique_id, ds, cutoff, y``: the history known at each origin, which scales MASE per origin.
+
+    On the regular grid with a null where a period is a gap (bridged for fitting, never published):
+    utilsforecast's seasonal difference is a row shift, so dropping the row would compare some months with
+    the month 13 periods earlier; a null drops just the differences that touch the gap.
+    """
+    frames = []
+    for oid in origin_ids:
+        ts = ev.training[oid]
+        gap = pl.col("ds").is_in(list(ts.bridged))
+        frames.append(ts.df.with_columns(pl.when(gap).then(None).otherwise(pl.col("y")).alias("y"),
+                                         pl.lit(ev.origin_row(oid)["cutoff"]).cast(pl.Date).alias("cutoff")))
+    return pl.concat(frames).select("unique_id", "ds", "cutoff", "y")
 
 
 def leaderboard(ev: Evaluation, horizons: Sequence[int] | None = None) -> pl.DataFrame:
@@ -579,33 +600,37 @@ def score_cv(cv: pl.DataFrame, train: pl.DataFrame, models: Sequence[str], horiz
         sub = cv.filter(pl.col("h") <= h).with_columns(keyed)
         metrics: list[Callable[..., Any]] = [partial(mase, seasonality=season), smape, mae, rmse, bias, coverage,
                    partial(winkler_score, level=80), partial(winkler_score, level=95)]
-        ev_df = evaluate(sub.drop("h", "cutoff"), metrics=metrics, models=models,
-                         train_df=train.filter(pl.col("unique_id").is_in(sub["unique_id"].unique().implode())),
+        train_h = train.filter(pl.col("unique_id").is_in(sub["unique_id"].unique().implode()))
+        ev_df = evaluate(sub.drop("h", "cutoff"), metrics=metrics, models=models, train_df=train_h,
                          level=list(LEVELS))
+        # Winkler scores divided by each origin's own MASE scale before averaging, the same divisor for
+        # every model: utilsforecast's scale, read as 1 / MASE of a forecast that misses by exactly 1
+        unit = mase(sub.select("unique_id", "ds", "y", (pl.col("y") + 1.0).alias(_UNIT)), models=[_UNIT],
+                    seasonality=season, train_df=train_h)
+        ev_df = (ev_df.join(unit.select("unique_id", pl.col(_UNIT).alias("_inv_scale")), on="unique_id", how="left")
+                 .with_columns([pl.when(pl.col("metric").str.starts_with("winkler"))
+                                .then(pl.col(m) * pl.col("_inv_scale")).otherwise(pl.col(m)).alias(m)
+                                for m in models]))
         per = ev_df.group_by("metric").agg([pl.col(m).mean() for m in models])
         table = {r["metric"]: r for r in per.iter_rows(named=True)}
         for m in models:
-            mase_v, mae_v = table["mase"][m], table["mae"][m]
-            scale = (mae_v / mase_v) if mase_v else None
+            mase_v = table["mase"][m]
             rows.append({
-                "model": m, "horizon": h, "mase": mase_v, "smape": table["smape"][m], "mae": mae_v,
+                "model": m, "horizon": h, "mase": mase_v, "smape": table["smape"][m], "mae": table["mae"][m],
                 "rmse": table["rmse"][m], "bias": table["bias"][m],
                 "coverage_80": table.get("coverage_level80", {}).get(m),
                 "coverage_95": table.get("coverage_level95", {}).get(m),
-                "winkler_80": _scaled(table, "winkler_score", m, scale, 80),
-                "winkler_95": _scaled(table, "winkler_score", m, scale, 95),
+                "winkler_80": _winkler(table, m, 80),
+                "winkler_95": _winkler(table, m, 95),
                 "windows": windows,
             })
     return pl.DataFrame(rows, schema=BOARD_SCHEMA)
 
 
-def _scaled(table: dict[str, dict[str, float]], name: str, model: str, scale: float | None,
-            level: int) -> float | None:
-    key = next((k for k in table if k.startswith(name) and k.endswith(str(level))), None)
-    if key is None or scale in (None, 0):
-        return None
-    v = table[key][model]
-    return None if v is None else float(v) / float(scale)  # type: ignore[arg-type]
+def _winkler(table: dict[str, dict[str, float]], model: str, level: int) -> float | None:
+    key = next((k for k in table if k.startswith("winkler_score") and k.endswith(str(level))), None)
+    v = None if key is None else table[key][model]
+    return None if v is None or not np.isfinite(v) else float(v)
 
 
 def best_baseline(board: pl.DataFrame, horizon: int) -> tuple[str, float] | None:

@@ -193,7 +193,7 @@ def bottom_up_backtest(total: str, parts: Sequence[str], evals: dict[str, Evalua
     if len(used) < MIN_ORIGINS:
         return pl.DataFrame()
     cv = pl.concat(frames).with_columns(pl.col("cutoff").cast(pl.Date)).join(
-        ev.known_at(date.max).select("ds", "y"), on="ds", how="inner")
+        ev.latest().select("ds", "y"), on="ds", how="inner")
     cfg = ev.cfg
     return score_cv(cv, origin_training(ev, used), [BOTTOM_UP], sorted({cfg.primary_h, cfg.default_h}),
                     cfg.frequency.periods_per_year, len(used)).with_columns(

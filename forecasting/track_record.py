@@ -75,7 +75,7 @@ def _growth_by_year(known: pl.DataFrame, spec: object) -> dict[int, float]:
 def actual_growth(ev: Evaluation) -> pl.DataFrame:
     """``year, first_pct, first_published, latest_pct``: growth as first announced and as known now."""
     spec = ev.cfg.spec
-    latest = _growth_by_year(ev.known_at(date.max), spec)
+    latest = _growth_by_year(ev.latest(), spec)
     prints = ev.prints
     rows = []
     for year in sorted(latest):

@@ -9,14 +9,17 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from forecasting.data import training_series
+from forecasting.data import TrainingSeries, training_series
 from forecasting.evaluation import (
+    Evaluation,
     complete_paths,
     evaluate_target,
     implausible,
     interval_bounds,
     leaderboard,
     origin_dates,
+    origin_training,
+    score_cv,
     scored_origins,
 )
 from forecasting.targets import MIN_ORIGINS, TARGETS
@@ -182,3 +185,76 @@ def test_a_member_that_collapses_gets_no_weight_and_lends_no_error_paths() -> No
     _, paths, _, _ = ev.sample_paths(ev.serving_id)
     point = ev.unwork(ev.point(ev.serving_id, COMBINATION))
     assert float(np.quantile(paths / point, 0.975, axis=0).max()) < 50  # wide after the boom, never absurd
+
+
+# ------------------------------------------------------------------------------------------ scoring
+
+
+def _months(start: date, n: int) -> list[date]:
+    return [date(start.year + (start.month - 1 + i) // 12, (start.month - 1 + i) % 12 + 1, 1) for i in range(n)]
+
+
+def _bare_evaluation(prints: pl.DataFrame, origins: pl.DataFrame,
+                     training: dict[int, TrainingSeries]) -> Evaluation:
+    """An Evaluation holding only what scoring reads (synthetic values, no fits)."""
+    return Evaluation(series_id=SID, cfg=TARGETS[SID], log=False, specs={}, origins=origins,
+                      forecasts=pl.DataFrame(), weights=pl.DataFrame(), prints=prints, training=training)
+
+
+def test_scores_use_only_what_was_published_by_the_evaluations_date() -> None:
+    """Re-running an evaluation as of a past date on a newer panel must score on the prints known then."""
+    prints = pl.DataFrame({"ds": [date(2020, 1, 1), date(2020, 1, 1), date(2020, 2, 1)], "y": [1.0, 2.0, 3.0],
+                           "published": [date(2020, 2, 5), date(2020, 4, 5), date(2020, 3, 5)]})
+    origins = pl.DataFrame({"origin_id": [0], "origin": [date(2020, 3, 10)], "cutoff": [date(2020, 2, 1)],
+                            "n_train": [2], "kind": ["serving"]})
+    latest = _bare_evaluation(prints, origins, {}).latest()
+    assert latest.rows() == [(date(2020, 1, 1), 1.0), (date(2020, 2, 1), 3.0)]  # the April revision is not known
+
+
+def test_mase_scale_skips_a_gap_instead_of_comparing_across_it() -> None:
+    """Synthetic monthly history with one bridged (never published) month: the seasonal differences that
+    touch it are left out; none compares a month with the one 13 months earlier."""
+    ds = _months(date(2010, 1, 1), 36)
+    rng = np.random.default_rng(3)
+    y = 100 + 10 * np.sin(np.arange(36) * np.pi / 6) + np.arange(36) + rng.normal(0, 1, 36)
+    gap = date(2011, 6, 1)
+    ts = TrainingSeries(SID, pl.DataFrame({"unique_id": SID, "ds": ds, "y": y}), bridged=(gap,))
+    origins = pl.DataFrame({"origin_id": [0], "origin": [date(2013, 2, 10)], "cutoff": [ds[-1]], "n_train": [36],
+                            "kind": ["rolling"]})
+    train = origin_training(_bare_evaluation(pl.DataFrame(), origins, {0: ts}), [0])
+    assert train.height == 36 and train.filter(pl.col("ds") == gap)["y"].is_null().all()
+    # the scale by dates: |y_t - y_(t-12 months)| where neither month is the gap
+    by_date = dict(zip(ds, y, strict=True))
+    diffs = [abs(by_date[d] - by_date[p]) for d, p in zip(ds[12:], ds[:-12], strict=True) if gap not in (d, p)]
+    scale = float(np.mean(diffs))
+    fut = _months(date(2013, 1, 1), 3)
+    cv = pl.DataFrame({"unique_id": SID, "ds": fut, "cutoff": ds[-1], "h": [1, 2, 3], "y": [150.0, 151.0, 152.0],
+                       "M": [152.0, 153.0, 154.0], "M-lo-80": 140.0, "M-hi-80": 160.0, "M-lo-95": 130.0,
+                       "M-hi-95": 170.0})
+    board = score_cv(cv, train, ["M"], [3], 12, 1)
+    assert board["mase"][0] == pytest.approx(2.0 / scale)
+
+
+def test_winkler_scores_are_divided_by_each_origins_scale_the_same_for_every_model() -> None:
+    """Two origins whose series differ in scale by 100x, two models with different errors: each origin's
+    Winkler score is divided by that origin's own MASE scale, whichever model it belongs to."""
+    ds = _months(date(2010, 1, 1), 24)
+    frames, cvs, scales = [], [], []
+    for k, mult in enumerate((1.0, 100.0)):
+        yv = mult * (10 + np.arange(24) % 5)  # seasonal differences of a 5-month cycle, season 12
+        cutoff = date(2011, 12, 1) if k == 0 else date(2011, 12, 2)  # distinct cutoffs: two origins
+        frames.append(pl.DataFrame({"unique_id": SID, "ds": ds, "cutoff": cutoff, "y": yv}))
+        scales.append(float(np.mean(np.abs(yv[12:] - yv[:-12]))))
+        truth = mult * 12.0
+        # model A misses little at the small origin, B misses a lot at the big one; bands hold the truth
+        a, b = truth + (0.1 if k == 0 else 1.0) * mult, truth + (0.1 if k == 0 else 5.0) * mult
+        cvs.append(pl.DataFrame({"unique_id": SID, "ds": [date(2012, 1, 1)], "cutoff": [cutoff], "h": [1],
+                                 "y": [truth], "A": [a], "A-lo-80": [truth - 2 * mult], "A-hi-80": [truth + 2 * mult],
+                                 "A-lo-95": [truth - 3 * mult], "A-hi-95": [truth + 3 * mult],
+                                 "B": [b], "B-lo-80": [truth - 1 * mult], "B-hi-80": [truth + 6 * mult],
+                                 "B-lo-95": [truth - 2 * mult], "B-hi-95": [truth + 7 * mult]}))
+    board = score_cv(pl.concat(cvs), pl.concat(frames), ["A", "B"], [1], 12, 2)
+    got = dict(zip(board["model"].to_list(), board["winkler_80"].to_list(), strict=True))
+    # the truth is inside every band, so each Winkler score is the band's width
+    assert got["A"] == pytest.approx(np.mean([4 * 1.0 / scales[0], 4 * 100.0 / scales[1]]))
+    assert got["B"] == pytest.approx(np.mean([7 * 1.0 / scales[0], 7 * 100.0 / scales[1]]))
