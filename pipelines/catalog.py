@@ -388,7 +388,7 @@ def _build() -> dict[str, SeriesSpec]:
             source="Micron 10-Q/10-K via financial-data pages (cross-checked to annual totals); FY2026Q4 from the "
             "release (accession 0000723125-26-000018)",
             files=("raw/memory/micron_quarterly.csv", f"{_UPD}/micron_quarterly_2026.csv"),
-            publication_lag_days=25,
+            publication_lag_days=27,  # FY2026Q4 reported 2026-09-30, 27 days after its 2026-09-03 end
             annual_agg="sum",
             loader="company_metric",
             filter={"metric": "revenue"},
@@ -403,7 +403,7 @@ def _build() -> dict[str, SeriesSpec]:
             frequency=Q,
             source="Micron earnings releases (secondary transcription)",
             files=("raw/memory/micron_quarterly.csv",),
-            publication_lag_days=25,
+            publication_lag_days=27,  # FY2026Q4 reported 2026-09-30, 27 days after its 2026-09-03 end
             annual_agg="sum",
             loader="company_metric",
             filter={"metric": "dram_revenue"},
@@ -418,7 +418,7 @@ def _build() -> dict[str, SeriesSpec]:
             frequency=Q,
             source="SK hynix earnings releases as reported by press (page per row); 2025Q3 on from the newsroom",
             files=("raw/memory/skhynix_quarterly.csv", f"{_UPD}/skhynix_quarterly_2026.csv"),
-            publication_lag_days=28,
+            publication_lag_days=29,  # 2026Q2 released 2026-07-29 (its raw row)
             annual_agg="sum",
             loader="company_metric",
             filter={"metric": "revenue"},
@@ -433,7 +433,7 @@ def _build() -> dict[str, SeriesSpec]:
             frequency=Q,
             source="SK hynix earnings releases as reported by press (page per row); 2025Q3 on from the newsroom",
             files=("raw/memory/skhynix_quarterly.csv", f"{_UPD}/skhynix_quarterly_2026.csv"),
-            publication_lag_days=28,
+            publication_lag_days=29,  # 2026Q2 released 2026-07-29 (its raw row)
             annual_agg="sum",
             loader="company_metric",
             filter={"metric": "operating_profit"},

@@ -285,9 +285,9 @@ def test_series_status_on_a_fixed_day(real_panel: pl.DataFrame) -> None:
     assert (ws.last_observation, ws.last_published, ws.next_expected_release) == (
         date(2026, 7, 1), date(2026, 9, 7), date(2026, 10, 8))
     assert ws.staleness_days == 54
-    # a fiscal quarter moves by one period from its true end: Micron FY2026Q4 ended 2026-09-03
+    # a fiscal quarter moves by one period from its true end: Micron FY2026Q4 ended 2026-09-03 (27-day lag)
     mu = series_status(real_panel, get_spec("micron_revenue"), today)
-    assert mu.next_expected_release == date(2026, 12, 28) and mu.staleness_days == 0
+    assert mu.next_expected_release == date(2026, 12, 30) and mu.staleness_days == 0
     nv = series_status(real_panel, get_spec("nvidia_datacenter_revenue"), today)
     assert nv.next_expected_release == date(2026, 11, 23) and nv.staleness_days == 8
     # a day-10 flash: next due on the 11th of the following month
@@ -353,3 +353,31 @@ def test_missing_column_in_snapshot(data_copy: Path) -> None:
     p.write_text(p.read_text().replace("date,value", "day,value", 1))
     with pytest.raises(DataValidationError, match="missing column"):
         load_panel(["fred_ipg3344s"], data_dir=data_copy)
+
+
+_RELEASED = re.compile(r"\b(?:reported|released|published|announced)\s+(?:on\s+)?(\d{4}-\d{2}-\d{2})")
+
+
+def test_no_figure_is_dated_before_the_release_its_raw_row_records() -> None:
+    """Where a raw row's note records the release date ("reported 2026-09-30"), the panel must not date the
+    figure earlier: a publication lag shorter than that release lets an as-of view see it before it was public
+    (Micron FY2026Q4 and SK hynix 2026Q2 were 2 days and 1 day early)."""
+    panel = load_panel(data_dir=REAL_DATA_DIR, vintages=True)
+    checked = 0
+    for sid, spec in CATALOG.items():
+        metric = (spec.filter or {}).get("metric")
+        if spec.is_derived or metric is None:
+            continue
+        for f in spec.files:
+            raw = pl.read_csv(REAL_DATA_DIR / f, infer_schema=False)
+            if not {"note", "metric", "date"} <= set(raw.columns):
+                continue
+            for r in raw.filter(pl.col("metric") == metric).iter_rows(named=True):
+                m = _RELEASED.search(r["note"] or "")
+                if m is None:
+                    continue
+                rows = panel.filter(pl.col("unique_id") == sid, pl.col("ds") == date.fromisoformat(r["date"]))
+                assert rows.height, (sid, r["date"])
+                assert min(rows["published"].to_list()) >= date.fromisoformat(m.group(1)), (sid, r["date"], m.group(1))
+                checked += 1
+    assert checked >= 3  # Micron FY2026Q4, SK hynix 2026Q1 and 2026Q2
