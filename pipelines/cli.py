@@ -37,7 +37,7 @@ def _panel_and_store(*, vintages: bool = False) -> tuple[pl.DataFrame, LocalStor
     store = LocalStore(settings.store_dir)
     try:
         panel = load_panel(data_dir=settings.data_dir, store=store, vintages=vintages, detail=True)
-    except DataValidationError as exc:
+    except (DataValidationError, StoreError) as exc:
         raise _fail(str(exc)) from None
     return panel, store
 

@@ -155,7 +155,13 @@ class LocalStore:
         p = self.path(series_id)
         if not p.exists():
             return pl.DataFrame(schema=STORE_SCHEMA)
-        return pl.read_parquet(p).sort("ingested_at", "ds")
+        try:
+            return pl.read_parquet(p).sort("ingested_at", "ds")
+        except (pl.exceptions.PolarsError, OSError) as exc:  # a damaged file: say which, never a traceback
+            first = (str(exc).splitlines() or [""])[0][:200]
+            raise StoreError(f"the store file {p} cannot be read ({type(exc).__name__}: {first}); nothing was "
+                             "changed. Restore it from a backup, or move it aside to use the embedded data for "
+                             f"{series_id} (its ingested values are then not used)") from exc
 
     def latest(self, series_id: str) -> pl.DataFrame:
         """The newest ingested value of each period."""

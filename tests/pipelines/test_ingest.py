@@ -371,3 +371,16 @@ def test_year_zero_is_refused_not_stored(tmp_path: Path, store: LocalStore) -> N
         with pytest.raises(DataValidationError, match=r"outside the years 1900\.\.2100"):
             ingest(store, WSTS, _csv(tmp_path, text), REAL_DATA_DIR, MAX)
     assert digest_tree(store.root) == before
+
+
+def test_a_damaged_store_file_is_a_clear_error_naming_it() -> None:
+    """A store file that is not parquet used to crash every data command with a polars traceback."""
+    store = LocalStore(get_data_settings().store_dir)
+    store.root.mkdir(parents=True, exist_ok=True)
+    store.path("tsmc_revenue").write_bytes(b"this is not parquet" * 10)
+    with pytest.raises(StoreError, match=r"tsmc_revenue\.parquet cannot be read .*nothing was changed"):
+        load_panel(data_dir=REAL_DATA_DIR, store=store)
+    for args in (["data", "list"], ["data", "show", "tsmc_revenue"]):
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 2, (args, r.output)
+        assert "cannot be read" in " ".join(r.output.split()) and "Traceback" not in r.output
