@@ -21,7 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
-from forecasting.artifact import SeriesModel
+from forecasting.artifact import SeriesModel, precheck_request
 from forecasting.data import NotEnoughDataError
 from forecasting.engine import Engine
 from forecasting.evaluation import Evaluation, cv_frame, evaluate_target, scored_origins
@@ -30,6 +30,7 @@ from forecasting.result import ForecastResult, to_dict
 from forecasting.targets import LEVELS, get_target
 from forecasting.train import series_model, train
 from forecasting.zoo import COMBINATION
+from pipelines.catalog import get_spec
 from pipelines.config import get_data_settings
 from pipelines.panel import as_of as as_of_view
 from pipelines.panel import load_panel
@@ -76,6 +77,7 @@ def forecast(series_id: str, *, as_of: date | None = None, h: int | None = None,
     It is ``train()`` on what the target is served with (a capex total with its companies, the memory market
     with its makers, an annual total with its monthly series), so the numbers are the service's.
     """
+    precheck_request(get_spec(series_id), h, levels, as_of)  # before minutes of training
     settings = get_data_settings()
     result = train(list(served_with(series_id)), data_dir=data_dir or settings.data_dir,
                    store=LocalStore(settings.store_dir), when=as_of, engine=engine)

@@ -201,9 +201,20 @@ def default_horizon(sm: SeriesModel) -> int:
 
 def check_request(sm: SeriesModel, h: int | None, levels: Sequence[int]) -> None:
     """Refuse what the series cannot serve, with the allowed range in the message."""
-    hmax = min(MAX_HORIZON[sm.frequency], sm.max_h)
+    _check_limits(sm.frequency, min(MAX_HORIZON[sm.frequency], sm.max_h), h, levels)
+
+
+def precheck_request(spec: SeriesSpec, h: int | None, levels: Sequence[int], as_of: date | None = None) -> None:
+    """What can be refused before a model is trained (its frequency's horizon limit, the levels, an as-of date
+    after today): an as-of forecast trains for minutes, and a request it would refuse should not wait for it."""
+    if as_of is not None and as_of > date.today():
+        raise ForecastRequestError(f"the as-of date {as_of} is after today ({date.today()}): nothing is known then")
+    _check_limits(spec.frequency, MAX_HORIZON[spec.frequency], h, levels)
+
+
+def _check_limits(frequency: Frequency, hmax: int, h: int | None, levels: Sequence[int]) -> None:
     if h is not None and not 1 <= h <= hmax:
-        raise ForecastRequestError(f"horizon must be between 1 and {hmax} for {sm.frequency} series, got {h}")
+        raise ForecastRequestError(f"horizon must be between 1 and {hmax} for {frequency} series, got {h}")
     lo, hi = LEVEL_RANGE
     bad = [lv for lv in levels if not lo <= lv <= hi]
     if bad:

@@ -18,18 +18,21 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from forecasting.artifact import ForecastRequestError
+from forecasting.artifact import ForecastRequestError, precheck_request
 from forecasting.data import NotEnoughDataError
 from forecasting.engine import ENGINES, Engine, EngineError, make_engine
 from forecasting.result import ForecastResult, to_dict
 from forecasting.targets import LEVELS, TARGETS, NotATargetError
 from forecasting.train import TrainResult, train, with_coherent_groups
 from pipelines.catalog import UnknownSeriesError, get_spec
+from pipelines.errors import DataValidationError, StoreError
 from pipelines.store import LocalStore
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
-USER_ERRORS = (UnknownSeriesError, NotATargetError, NotEnoughDataError, ForecastRequestError, EngineError)
+#: refused with a clear message and exit 2, never a traceback (a bad raw file, a damaged store file included)
+USER_ERRORS = (UnknownSeriesError, NotATargetError, NotEnoughDataError, ForecastRequestError, EngineError,
+               DataValidationError, StoreError)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -162,11 +165,17 @@ def backtest_cmd(
     if not series and not all_:
         raise _fail("give a series id or --all")
     when = _date(as_of, "--as-of")
+    if when is not None and when > date.today():
+        raise _fail(f"--as-of {when} is after today ({date.today()}): nothing is known then")
     try:
         with make_engine("local") as runner:
             result = _train_with_progress(None if all_ else [series or ""], when, runner)
     except USER_ERRORS as exc:
         raise _fail(str(exc)) from None
+    if not any(sm.kind == "fitted" for sm in result.forecaster.models.values()):
+        # nothing could be evaluated (e.g. an --as-of before enough history): an error, not an empty success
+        why = "; ".join(f"{sid}: {w}" for sid, w in result.skipped.items()) or "no target could be evaluated"
+        raise _fail(f"nothing to backtest: {why}")
     from forecasting.tracking import log_backtest
 
     _log_best_effort("backtest", lambda: log_backtest(result))
@@ -193,7 +202,7 @@ def forecast_cmd(
     when = _date(as_of, "--as-of")
     levels = tuple(level or LEVELS)
     try:
-        get_spec(series)
+        precheck_request(get_spec(series), horizon, levels, when)  # before minutes of training
         from forecasting.reconcile import served_with
 
         with make_engine("local") as runner:  # a derived series is trained with what it is derived from
@@ -267,7 +276,7 @@ def scenario_cmd(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Memory and HBM forecasts under an AI-capex scenario, beside the baseline, from the champion model."""
-    from forecasting.hbm import ScenarioError, ScenarioSpec
+    from forecasting.hbm import ScenarioError, ScenarioSpec, capex_annual
     from forecasting.scenarios import GUIDANCE, guidance_spec, run_scenario, scenario_to_dict
     from forecasting.tracking import ModelUnavailableError, load_model
     from pipelines.config import get_data_settings
@@ -279,7 +288,7 @@ def scenario_cmd(
             statements = load_capex_guidance(get_data_settings().data_dir, include_context=True)
             spec = guidance_spec(loaded.forecaster, statements, list(target or []), hbm_content)
         elif name:
-            spec = ScenarioSpec.named(name, list(target or []))
+            spec = ScenarioSpec.named(name, list(target or []), capex_annual(loaded.forecaster)[0])
         else:
             values = {}
             for item in capex or []:

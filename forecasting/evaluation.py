@@ -202,7 +202,9 @@ class Evaluation:
 
         ``cutoffs`` (one date per sample) makes sample ``i`` use an error path from the past origin with that
         cutoff where this series has one: series sampled with the same dates share their history of
-        surprises, which is how several series' paths are drawn jointly (``forecasting.reconcile``).
+        surprises, which is how several series' paths are drawn jointly (``forecasting.reconcile``). The
+        distinct error paths returned are then at most the distinct cutoffs, so the finite-sample widening
+        of the bands is not understated for a series drawn on another series' shorter history.
         """
         if model != COMBINATION:
             pt = self.point(origin_id, model)
@@ -232,6 +234,8 @@ class Evaluation:
                 rows = np.array([where.get(cutoffs[int(i)], int(r)) for i, r in zip(idx, rows, strict=True)],
                                 dtype=np.int64)
             paths[idx] = self.point(origin_id, m)[None, :] + errs[rows]
+        if cutoffs is not None:  # drawn jointly: only the shared past origins' error paths are in play
+            n_eff = min(n_eff, len(set(cutoffs)))
         how = (f"mixture of the members' empirical error paths ({n_eff}+ earlier origins each), "
                "drawn by combination weight")
         return self.unwork(pt), self.unwork(paths), n_eff, how

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -257,6 +258,12 @@ def annual_paths(sm: SeriesModel) -> AnnualPaths:
     return got, np.array([y.value for y in out]), np.column_stack([samples[y] for y in got])
 
 
+#: said by an HBM forecast that rides the capex total's own model: trained without all five companies (a
+#: library call of ``train`` on a subset; ``chipcast train`` always trains the whole capex group)
+UNRECONCILED_CAPEX = (f"rides {CAPEX_DRIVER}'s own model, not the reconciled sum of the five companies: they were "
+                      "not all trained with it")
+
+
 def hbm_series(fc: Forecaster, assumptions: HbmAssumptions, multipliers: dict[int, float] | None = None,
                hbm_content: float | None = None, seed: int = SEED,
                capex_years: AnnualPaths | None = None) -> SeriesModel:
@@ -290,7 +297,8 @@ def hbm_series(fc: Forecaster, assumptions: HbmAssumptions, multipliers: dict[in
     return SeriesModel(spec=HBM_SPEC, kind="structural", method=method, data=data,
                        history=pl.DataFrame(schema={"ds": pl.Date, "y": pl.Float64}), start=date(years[0], 1, 1),
                        point=point, paths=paths, n_eff=capex.n_eff,
-                       notes=["HBM revenue is modelled, never published: see /v1/models/hbm/assumptions"])
+                       notes=["HBM revenue is modelled, never published: see /v1/models/hbm/assumptions",
+                              *([] if capex.kind == "reconciled" else [UNRECONCILED_CAPEX])])
 
 
 def attach_hbm(fc: Forecaster, panel: pl.DataFrame, data_dir: Path, as_of: date | None = None) -> str | None:
@@ -324,13 +332,16 @@ BOUNDS: dict[str, tuple[float, float]] = {
 }
 HBM_CONTENT_BOUNDS: tuple[float, float] = (0.02, 0.5)
 
+#: named capex scenarios, as percentages off the baseline in the capex forecast's first, second and third
+#: calendar years (2026-2028 while 2026 is partly published; they move on as years are published, so a
+#: named scenario never names a year the forecast no longer has)
 NAMED_SCENARIOS: dict[str, dict[str, Any]] = {
-    "bear": {"mode": "relative_to_baseline_pct", "values": {"2026": -15, "2027": -30, "2028": -40},
-             "description": "AI capex undershoots the baseline forecast: -15% in 2026, -30% in 2027, -40% in 2028"},
-    "base": {"mode": "relative_to_baseline_pct", "values": {},
-             "description": "the capex forecast itself (the unconditional baseline)"},
-    "bull": {"mode": "relative_to_baseline_pct", "values": {"2026": 15, "2027": 30, "2028": 40},
-             "description": "AI capex overshoots the baseline forecast: +15% in 2026, +30% in 2027, +40% in 2028"},
+    "bear": {"mode": "relative_to_baseline_pct", "steps": (-15.0, -30.0, -40.0),
+             "summary": "AI capex undershoots the baseline forecast"},
+    "base": {"mode": "relative_to_baseline_pct", "steps": (),
+             "summary": "the capex forecast itself (the unconditional baseline)"},
+    "bull": {"mode": "relative_to_baseline_pct", "steps": (15.0, 30.0, 40.0),
+             "summary": "AI capex overshoots the baseline forecast"},
 }
 
 
@@ -349,12 +360,14 @@ class ScenarioSpec:
     companies: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def named(cls, name: str, targets: list[str] | None = None) -> ScenarioSpec:
+    def named(cls, name: str, targets: list[str] | None, years: Sequence[int]) -> ScenarioSpec:
+        """A named scenario on ``years``, the capex forecast's calendar years (``capex_annual(fc)[0]``)."""
         if name not in NAMED_SCENARIOS:
             raise ScenarioError(f"unknown scenario '{name}'; named scenarios: {', '.join(NAMED_SCENARIOS)}")
         d = NAMED_SCENARIOS[name]
-        return cls(name=name, mode=d["mode"], values={int(k): float(v) for k, v in d["values"].items()},
-                   targets=list(targets or []), description=d["description"], sources=list(d.get("sources", [])))
+        values = {int(y): float(v) for y, v in zip(years, d["steps"], strict=False)}
+        description = d["summary"] + (": " + ", ".join(f"{v:+g}% in {y}" for y, v in values.items()) if values else "")
+        return cls(name=name, mode=d["mode"], values=values, targets=list(targets or []), description=description)
 
 
 def scenario_targets(fc: Forecaster) -> list[str]:

@@ -100,14 +100,16 @@ def joint_cutoffs(evals: Sequence[Evaluation], n: int = N_SAMPLES, seed: int = 0
 
 def _joint_paths(models: dict[str, SeriesModel], evals: dict[str, Evaluation], ids: Sequence[str],
                  label: str) -> None:
-    """Redraw the served paths of ``ids`` jointly (same past origin per sample); points are unchanged."""
+    """Redraw the served paths of ``ids`` jointly (same past origin per sample); points are unchanged, the
+    distinct error paths behind them (``n_eff``) are those of the shared origins."""
     cutoffs = joint_cutoffs([evals[s] for s in ids], seed=stable_seed(label))
     if not cutoffs:
         return
     for sid in ids:
         ev = evals[sid]
-        _, paths, _, _ = ev.sample_paths(ev.serving_id, COMBINATION, cutoffs)
+        _, paths, n_eff, _ = ev.sample_paths(ev.serving_id, COMBINATION, cutoffs)
         models[sid].paths = paths
+        models[sid].n_eff = min(models[sid].n_eff, n_eff)
 
 
 def _values_at(sm: SeriesModel, dates: Sequence[date]) -> tuple[np.ndarray, np.ndarray]:
@@ -344,11 +346,11 @@ def derive_memory_market(models: dict[str, SeriesModel], evals: dict[str, Evalua
     rng = np.random.default_rng(stable_seed("memory-ratio"))
     walk = np.cumsum(rng.choice(steps - steps.mean(), size=(N_SAMPLES, len(usable))), axis=1)
     ratio_paths = ratios[prev_year] * np.exp(walk)
+    # per path, market = ratio x makers, and the point = the last ratio x the makers' points: no per-year
+    # re-centring, which scaled each year by a different factor and so broke the tie to the makers (their
+    # paths' medians sit far from their points after the surge: the market fell below its two makers)
     paths = ratio_paths * makers_paths
-    # the point moves with the makers' points (last ratio); the paths keep their joint spread around it
     point = ratios[prev_year] * makers_point
-    median = np.median(paths, axis=0)
-    paths = paths * np.where(median > 0, point / median, 1.0)[None, :]
     spec = get_spec(MEMORY_MARKET)
     method = replace(market.method, name="MakersDriven",
                      description=("memory market = (Micron + SK hynix revenue in US$, their forecast paths drawn "

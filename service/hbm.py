@@ -25,7 +25,7 @@ from typing import Any
 
 import polars as pl
 
-from forecasting.hbm import ScenarioError, ScenarioSpec, assumptions_of, validate
+from forecasting.hbm import ScenarioError, ScenarioSpec, assumptions_of, capex_annual, validate
 from forecasting.result import round_value
 from forecasting.scenarios import GUIDANCE, guidance_spec, run_scenario, scenario_to_dict
 from forecasting.serving import LoadedModel
@@ -105,14 +105,16 @@ def scenario_spec(loaded: LoadedModel, body: ScenarioRequest,
         if isinstance(body, NamedScenarioRequest):
             if body.scenario == GUIDANCE:
                 return guidance_spec(loaded.forecaster, read_guidance(guidance), targets, body.hbm_content)
-            spec = ScenarioSpec.named(body.scenario.value, targets)
+            years = capex_annual(loaded.forecaster)  # the named scenarios' years are the capex forecast's
+            spec = ScenarioSpec.named(body.scenario.value, targets, years[0])
         else:
+            years = None
             capex = body.capex
             spec = ScenarioSpec(name=body.name or "custom", mode=capex.mode,
                                 values=dict(sorted(capex.values.items())), targets=targets,
                                 description=f"user-defined capex path ({capex.mode})")
         spec.hbm_content = body.hbm_content
-        return validate(loaded.forecaster, spec)
+        return validate(loaded.forecaster, spec, years)
     except ScenarioError as exc:
         raise ApiError(409, "invalid_scenario", str(exc)) from None
 

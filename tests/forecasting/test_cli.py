@@ -59,3 +59,29 @@ def test_cli_json_equals_the_api_body() -> None:
     assert api["model"]["version"] == "1" and cli["model"] is None
     api.pop("model"), cli.pop("model")
     assert api == cli
+
+
+@pytest.mark.parametrize(("args", "msg"), [
+    (["--horizon", "999"], "horizon must be between 1 and 36"),
+    (["--level", "150"], "levels must be between"),
+    (["--as-of", "2100-01-01"], "is after today"),
+])
+def test_forecast_refuses_what_it_cannot_serve_before_training(monkeypatch: pytest.MonkeyPatch, args: list[str],
+                                                               msg: str) -> None:
+    """An as-of forecast trains for minutes: a request it would refuse anyway must be refused first."""
+    import forecasting.cli
+
+    def no_training(*_: object, **__: object) -> None:
+        raise AssertionError("trained before refusing")
+
+    monkeypatch.setattr(forecasting.cli, "_train_with_progress", no_training)
+    r = CliRunner().invoke(app, ["forecast", "wsts_worldwide_sales", *args])
+    assert r.exit_code == 2, r.output
+    assert msg in r.output
+
+
+def test_a_backtest_with_nothing_to_evaluate_fails_saying_why() -> None:
+    """It printed {} and exited 0 (and logged an empty MLflow run)."""
+    r = CliRunner().invoke(app, ["backtest", "wsts_worldwide_sales", "--as-of", "2011-01-01", "--json"])
+    assert r.exit_code == 2, r.output
+    assert "nothing to backtest" in r.output and "wsts_worldwide_sales" in r.output

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
+from forecasting.artifact import SeriesModel
 from forecasting.evaluation import Evaluation, scored_origins
 from forecasting.hbm import HBM_ID
 from forecasting.reconcile import (
@@ -22,6 +23,7 @@ from forecasting.reconcile import (
     MEMORY_MAKERS,
     MEMORY_MARKET,
     TEMPORAL,
+    _usd_annual,
 )
 from forecasting.serving import LoadedModel
 from forecasting.targets import TARGETS
@@ -29,7 +31,7 @@ from forecasting.train import TrainResult, train, with_coherent_groups
 from forecasting.zoo import COMBINATION
 from pipelines.features import annual_totals
 from pipelines.fx import to_usd, usd_unit, usd_unit_factor
-from pipelines.panel import load_panel
+from pipelines.panel import as_of, load_panel
 from service.config import Settings
 from service.main import create_app
 from tests.conftest import REAL_DATA_DIR
@@ -126,6 +128,32 @@ def test_memory_market_moves_with_its_makers(run: TrainResult) -> None:
         if m.growth_pct is None or maker is None or maker.growth_pct is None:
             continue
         assert np.sign(m.growth_pct) == np.sign(maker.growth_pct), year
+
+
+def test_on_every_path_the_memory_market_is_its_makers_times_a_ratio_near_the_last_one(run: TrainResult) -> None:
+    """Per path and year, market / (Micron + SK hynix in US$) is a centred random walk from the last published
+    ratio, so its median stays near that ratio and the market stays larger than its two makers. A per-year
+    re-centring of the market's paths once broke this: 2028's market fell below its makers on every path."""
+    fc = run.forecaster.models
+    market = fc[MEMORY_MARKET]
+    panel = as_of(run.panel, run.when)  # what the run's models saw
+    samples = market.annual_samples()
+    years = [y for y in sorted(samples) if y >= market.start.year]  # forecast years (not the last published)
+    makers = sum(_usd_annual(fc[sid], panel, years, market.spec.unit)[0] for sid in MEMORY_MAKERS)
+    ratio = np.column_stack([samples[y] for y in years]) / makers
+    last = float(market.method.description.split("(last ")[1].split(")")[0])
+    assert (ratio > 1.0).mean() > 0.99
+    for j, year in enumerate(years):
+        assert abs(np.median(ratio[:, j]) / last - 1) < 0.15, (year, np.median(ratio[:, j]), last)
+    # the served point is the last ratio times the makers' points, year by year
+    points = sum(_usd_annual(_point_only(fc[sid]), panel, years, market.spec.unit)[0][0] for sid in MEMORY_MAKERS)
+    np.testing.assert_allclose(market.point, last * points, rtol=0.01)
+
+
+def _point_only(sm: SeriesModel) -> SeriesModel:
+    out = copy.copy(sm)
+    out.paths = sm.point[None, :]
+    return out
 
 
 def test_the_makers_are_added_in_one_unit(run: TrainResult) -> None:

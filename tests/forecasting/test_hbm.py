@@ -18,6 +18,7 @@ from forecasting.hbm import (
     assumptions_of,
     hbm_estimates,
     period_multipliers,
+    scenario_years,
 )
 from forecasting.result import to_dict
 from forecasting.scenarios import run_scenario
@@ -83,7 +84,7 @@ def test_higher_capex_never_lowers_hbm_or_memory(trained: TrainResult) -> None:
 def test_the_baseline_is_always_the_stored_forecast(trained: TrainResult) -> None:
     fc = trained.forecaster
     stored = to_dict(fc.result(HBM_ID, outlook_years=3))
-    r = run_scenario(fc, ScenarioSpec.named("base", [HBM_ID]))
+    r = run_scenario(fc, ScenarioSpec.named("base", [HBM_ID], scenario_years(fc)))
     fixed = run_scenario(fc, ScenarioSpec(name="content", values={}, targets=[HBM_ID], hbm_content=0.25))
     for res in (r, fixed):
         base, _ = res.targets[HBM_ID]
@@ -124,17 +125,31 @@ def test_bad_scenarios_are_refused_with_the_bounds(trained: TrainResult, spec: S
 
 def test_named_scenarios_and_a_saved_model(trained: TrainResult, tmp_path: Path) -> None:
     fc = trained.forecaster
-    bear = run_scenario(fc, ScenarioSpec.named("bear")).targets[HBM_ID][1].outlook
-    bull = run_scenario(fc, ScenarioSpec.named("bull")).targets[HBM_ID][1].outlook
+    years = scenario_years(fc)
+    bear = run_scenario(fc, ScenarioSpec.named("bear", None, years)).targets[HBM_ID][1].outlook
+    bull = run_scenario(fc, ScenarioSpec.named("bull", None, years)).targets[HBM_ID][1].outlook
     assert all(num(b.value) < num(u.value) for b, u in zip(bear, bull, strict=True))
     with pytest.raises(ScenarioError, match="named scenarios: bear, base, bull"):
-        ScenarioSpec.named("moon")
+        ScenarioSpec.named("moon", None, years)
     fc.save(tmp_path / "fc")
     again = Forecaster.load(tmp_path / "fc")
     assert again.hbm == fc.hbm
     assert to_dict(again.result(HBM_ID)) == to_dict(fc.result(HBM_ID))
-    assert to_dict(run_scenario(again, ScenarioSpec.named("bull")).targets[HBM_ID][1]) == \
-        to_dict(run_scenario(fc, ScenarioSpec.named("bull")).targets[HBM_ID][1])
+    assert to_dict(run_scenario(again, ScenarioSpec.named("bull", None, years)).targets[HBM_ID][1]) == \
+        to_dict(run_scenario(fc, ScenarioSpec.named("bull", None, years)).targets[HBM_ID][1])
+
+
+def test_named_scenarios_follow_the_capex_forecasts_years() -> None:
+    """Once a year is fully published it leaves the forecast; a named scenario moves on with it instead of
+    naming a year the model can no longer condition (bear and bull hard-coded 2026-2028 before)."""
+    now = ScenarioSpec.named("bear", None, [2026, 2027, 2028])
+    assert now.values == {2026: -15.0, 2027: -30.0, 2028: -40.0}
+    assert now.description == "AI capex undershoots the baseline forecast: -15% in 2026, -30% in 2027, -40% in 2028"
+    later = ScenarioSpec.named("bull", None, [2027, 2028, 2029, 2030])
+    assert later.values == {2027: 15.0, 2028: 30.0, 2029: 40.0}
+    assert "+15% in 2027" in later.description
+    assert ScenarioSpec.named("bear", None, [2027]).values == {2027: -15.0}  # a shorter forecast: what it has
+    assert ScenarioSpec.named("base", None, [2027, 2028]).values == {}
 
 
 def test_cli_scenarios_answer_like_the_library_and_refuse_guidance_without_the_companies(
@@ -153,7 +168,7 @@ def test_cli_scenarios_answer_like_the_library_and_refuse_guidance_without_the_c
     r = CliRunner().invoke(app, ["scenario", "bull", "--json"])
     assert r.exit_code == 0, r.output
     body = json.loads(r.stdout)
-    direct = run_scenario(trained.forecaster, ScenarioSpec.named("bull"))
+    direct = run_scenario(trained.forecaster, ScenarioSpec.named("bull", None, scenario_years(trained.forecaster)))
     for t, (base, scen) in direct.targets.items():
         assert body["targets"][t]["scenario"]["outlook"] == to_dict(scen)["outlook"]
         assert body["targets"][t]["baseline"]["outlook"] == to_dict(base)["outlook"]

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 
 import forecasting.scenarios as scenarios_module
-from forecasting.hbm import HBM_ID, MEMORY_TARGETS, NAMED_SCENARIOS, ScenarioError, scenario_years
+from forecasting.hbm import HBM_ID, MEMORY_TARGETS, NAMED_SCENARIOS, ScenarioError, ScenarioSpec, scenario_years
 from forecasting.serving import LoadedModel
 from pipelines.config import DataSettings
 from pipelines.guidance import GUIDANCE_FILE
@@ -82,13 +82,15 @@ def test_plus_50pct_capex_raises_hbm_and_memory_above_the_stored_baseline(hbm_cl
             assert bands[95]["lo"] <= bands[80]["lo"] <= y["value"] <= bands[80]["hi"] <= bands[95]["hi"]
 
 
-def test_named_bear_is_below_bull_and_base_is_the_baseline(hbm_client: TestClient) -> None:
+def test_named_bear_is_below_bull_and_base_is_the_baseline(hbm_client: TestClient, hbm_loaded: LoadedModel) -> None:
+    years = scenario_years(hbm_loaded.forecaster)
     runs = {}
     for name in ("bear", "base", "bull"):
         r = _post(hbm_client, {"scenario": name, "targets": [HBM_ID]})
         assert r.status_code == 200, r.text
         runs[name] = r.json()
-        assert runs[name]["scenario"]["description"] == NAMED_SCENARIOS[name]["description"]
+        assert runs[name]["scenario"]["description"] == ScenarioSpec.named(name, None, years).description
+        assert runs[name]["scenario"]["description"].startswith(NAMED_SCENARIOS[name]["summary"])
         assert list(runs[name]["targets"]) == [HBM_ID]
     bear, base, bull = (_values(runs[n]["targets"][HBM_ID]["scenario"]) for n in ("bear", "base", "bull"))
     assert all(lo < mid < hi for lo, mid, hi in zip(bear, base, bull, strict=True))
