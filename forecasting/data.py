@@ -4,8 +4,8 @@ Two honest rules live here:
 
 * **Gaps.** Models need a regular grid (``utilsforecast.preprocessing.fill_gaps``). A few isolated missing
   periods (at most one in fifty, such as the one WSTS month) are bridged *for fitting only* by log-linear
-  interpolation between their published neighbours; a series with more gaps is fitted on the stretch after
-  its last gap. Bridged periods are listed in every result, never scored as actuals and never returned as
+  interpolation between their published neighbours; a series with more gaps, or two in a row, is fitted on
+  the stretch after its last gap. Bridged periods are listed in every result, never scored as actuals and never returned as
   history.
 * **Scale.** Positive series are modelled in logs (growth is multiplicative, and forecasts and interval
   bounds stay positive); series that can be zero or negative stay on their own scale.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 
 import polars as pl
 from utilsforecast.preprocessing import fill_gaps
@@ -77,8 +78,9 @@ def training_series(panel: pl.DataFrame, cfg: TargetConfig, min_len: int | None 
         out = grid
     else:
         # a few isolated gaps are bridged for fitting (so the history is not cut at the last gap the day the
-        # stretch after it grows long enough); many gaps leave the longest gap-free tail
-        if len(missing) <= max(1, grid.height // 50):
+        # stretch after it grows long enough); many gaps, or two in a row, leave the gap-free tail after them
+        isolated = all(spec.frequency.offset(a, 1) != b for a, b in pairwise(missing))
+        if isolated and len(missing) <= max(1, grid.height // 50):
             out, bridged = _bridge(grid), missing
         else:
             out = grid.filter(pl.col("ds") > max(missing))

@@ -169,6 +169,17 @@ def test_an_isolated_gap_is_bridged_for_fitting_however_long_the_stretch_after_i
     assert tail.bridged == () and tail.df["ds"].min() == date(2010, 4, 1)
 
 
+def test_two_missing_periods_in_a_row_are_never_bridged() -> None:
+    """Synthetic, 150 quarters (up to 3 gaps may be bridged): two isolated gaps are, but two consecutive
+    missing quarters are a hole no interpolation should fill, so the history starts after them."""
+    panel = synthetic_panel(SID, 150)
+    apart = panel.filter(~pl.col("ds").is_in([date(2010, 1, 1), date(2020, 1, 1)]))
+    assert training_series(apart, TARGETS[SID]).bridged == (date(2010, 1, 1), date(2020, 1, 1))
+    in_a_row = panel.filter(~pl.col("ds").is_in([date(2020, 1, 1), date(2020, 4, 1)]))
+    ts = training_series(in_a_row, TARGETS[SID])
+    assert ts.bridged == () and ts.df["ds"].min() == date(2020, 7, 1)
+
+
 def test_a_member_that_collapses_gets_no_weight_and_lends_no_error_paths() -> None:
     """Real data: at SK hynix's 2023 trough some member ran revenue towards zero; it must not be served there,
     and its errors there must not become tails of the paths served later."""
