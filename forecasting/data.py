@@ -5,8 +5,8 @@ Two honest rules live here:
 * **Gaps.** Models need a regular grid (``utilsforecast.preprocessing.fill_gaps``). A few isolated missing
   periods (at most one in fifty, such as the one WSTS month) are bridged *for fitting only* by log-linear
   interpolation between their published neighbours; a series with more gaps, or two in a row, is fitted on
-  the stretch after its last gap. Bridged periods are listed in every result, never scored as actuals and never returned as
-  history.
+  the stretch after its last gap. Bridged periods are listed in every result, never scored as actuals and
+  never returned as history.
 * **Scale.** Positive series are modelled in logs (growth is multiplicative, and forecasts and interval
   bounds stay positive); series that can be zero or negative stay on their own scale.
 """
