@@ -121,14 +121,11 @@ def pooled_coverage(ev: Evaluation, models: tuple[str, ...], h: int = 12) -> dic
     one with twelve; pooled over outcomes is the literal reading of "cover 80% of monthly outcomes".
     Both are reported.
     """
-    cv = cv_frame(ev, scored_origins(ev), models).filter(pl.col("h") <= h)
-    out: dict[str, dict[str, float]] = {}
-    for m in models:
-        out[m] = {"outcomes": float(cv.height)}
-        for lv in (80, 95):
-            inside = (pl.col("y") >= pl.col(f"{m}-lo-{lv}")) & (pl.col("y") <= pl.col(f"{m}-hi-{lv}"))
-            out[m][f"coverage_{lv}"] = float(cv.select(inside.mean()).item())
-    return out
+    # without the cutoff column utilsforecast groups by the one series id alone: every outcome pooled
+    cv = cv_frame(ev, scored_origins(ev), models).filter(pl.col("h") <= h).drop("cutoff", "h")
+    by_level = {lv: coverage(cv, list(models), level=lv).row(0, named=True) for lv in (80, 95)}
+    return {m: {"outcomes": float(cv.height), **{f"coverage_{lv}": float(r[m]) for lv, r in by_level.items()}}
+            for m in models}
 
 
 DIRECT = "MLForecast direct ridge"

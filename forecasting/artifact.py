@@ -207,9 +207,14 @@ def check_request(sm: SeriesModel, h: int | None, levels: Sequence[int]) -> None
 def precheck_request(spec: SeriesSpec, h: int | None, levels: Sequence[int], as_of: date | None = None) -> None:
     """What can be refused before a model is trained (its frequency's horizon limit, the levels, an as-of date
     after today): an as-of forecast trains for minutes, and a request it would refuse should not wait for it."""
+    check_as_of(as_of)
+    _check_limits(spec.frequency, MAX_HORIZON[spec.frequency], h, levels)
+
+
+def check_as_of(as_of: date | None) -> None:
+    """Refuse an as-of date after today: nothing is published then, and staleness would count from it."""
     if as_of is not None and as_of > date.today():
         raise ForecastRequestError(f"the as-of date {as_of} is after today ({date.today()}): nothing is known then")
-    _check_limits(spec.frequency, MAX_HORIZON[spec.frequency], h, levels)
 
 
 def _check_limits(frequency: Frequency, hmax: int, h: int | None, levels: Sequence[int]) -> None:

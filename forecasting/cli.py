@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from forecasting.artifact import ForecastRequestError, precheck_request
+from forecasting.artifact import ForecastRequestError, check_as_of, precheck_request
 from forecasting.data import NotEnoughDataError
 from forecasting.engine import ENGINES, Engine, EngineError, make_engine
 from forecasting.result import ForecastResult, to_dict
@@ -165,9 +165,8 @@ def backtest_cmd(
     if not series and not all_:
         raise _fail("give a series id or --all")
     when = _date(as_of, "--as-of")
-    if when is not None and when > date.today():
-        raise _fail(f"--as-of {when} is after today ({date.today()}): nothing is known then")
     try:
+        check_as_of(when)
         with make_engine("local") as runner:
             result = _train_with_progress(None if all_ else [series or ""], when, runner)
     except USER_ERRORS as exc:

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from forecasting.artifact import Forecaster
 
+#: ``LoadedModel.source`` when the registry could not be reached and the local champion copy was loaded
+LOCAL_CACHE = "local-cache"
+
 
 @dataclass
 class LoadedModel:
@@ -16,7 +19,7 @@ class LoadedModel:
     run_id: str
     alias: str
     loaded_at: str = ""
-    source: str = "registry"  # "registry" or "local-cache" when the tracking server is unreachable
+    source: str = "registry"  # "registry", or LOCAL_CACHE when the tracking server is unreachable
 
     def metadata(self) -> dict[str, str]:
         """Registry facts shown beside every forecast (the ``model`` field of the one result shape)."""

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 
+def first_line(exc: BaseException, limit: int = 500) -> str:
+    """The first line of an error's message, at most ``limit`` characters ("" if it has none): what a
+    person is shown of an error whose traceback goes to a log."""
+    return (str(exc).splitlines() or [""])[0][:limit]
+
+
 class DataValidationError(ValueError):
     """A raw or ingested file failed validation; nothing was written."""
 

@@ -44,7 +44,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.catalog import SeriesSpec, get_spec
-from pipelines.errors import DataValidationError, StoreError
+from pipelines.errors import DataValidationError, StoreError, first_line
 from pipelines.sources import (
     _FIRST_LINE,
     load_snapshot_series,
@@ -158,10 +158,9 @@ class LocalStore:
         try:
             return pl.read_parquet(p).sort("ingested_at", "ds")
         except (pl.exceptions.PolarsError, OSError) as exc:  # a damaged file: say which, never a traceback
-            first = (str(exc).splitlines() or [""])[0][:200]
-            raise StoreError(f"the store file {p} cannot be read ({type(exc).__name__}: {first}); nothing was "
-                             "changed. Restore it from a backup, or move it aside to use the embedded data for "
-                             f"{series_id} (its ingested values are then not used)") from exc
+            raise StoreError(f"the store file {p} cannot be read ({type(exc).__name__}: {first_line(exc, 200)}); "
+                             "nothing was changed. Restore it from a backup, or move it aside to use the embedded "
+                             f"data for {series_id} (its ingested values are then not used)") from exc
 
     def latest(self, series_id: str) -> pl.DataFrame:
         """The newest ingested value of each period."""

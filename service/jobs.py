@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
+from pipelines.errors import first_line
 from service.errors import ApiError
 
 log = logging.getLogger("chipcast.service")
@@ -114,4 +115,4 @@ class JobRegistry:
 
 def _first_line(exc: BaseException) -> str:
     """What a job record says about an error: its first line (500 characters at most), else its class."""
-    return (str(exc).splitlines() or [""])[0][:500] or type(exc).__name__
+    return first_line(exc) or type(exc).__name__

@@ -23,8 +23,8 @@ from typing import Generic, TypeVar
 import polars as pl
 from starlette.concurrency import run_in_threadpool
 
-from forecasting.serving import LoadedModel
-from pipelines.errors import DataValidationError, StoreError
+from forecasting.serving import LOCAL_CACHE, LoadedModel
+from pipelines.errors import DataValidationError, StoreError, first_line
 from service.compute import Compute
 from service.errors import ApiError
 
@@ -34,8 +34,6 @@ ModelLoader = Callable[[], LoadedModel]
 PanelLoader = Callable[[], pl.DataFrame]
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-#: ``LoadedModel.source`` when ``forecasting.tracking`` could not reach the registry and served its local copy
-LOCAL_CACHE = "local-cache"
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,7 @@ def describe_load_error(exc: Exception) -> str:
     logged by the tracking code where it happens.
     """
     if any(c.__name__ == "ModelUnavailableError" for c in type(exc).__mro__):
-        return str(exc).splitlines()[0][:500] if str(exc) else "no champion model available"
+        return first_line(exc) or "no champion model available"
     return f"{type(exc).__name__} while loading the champion (details in the server log)"
 
 
@@ -67,7 +65,7 @@ def describe_panel_error(exc: Exception) -> str:
     """What an admin is told about a failed panel load: our own data errors name the file, line and problem
     (they are written for people); anything else only its type, the traceback is in the server log."""
     if isinstance(exc, DataValidationError | StoreError):
-        return (str(exc).splitlines() or [type(exc).__name__])[0][:500]
+        return first_line(exc) or type(exc).__name__
     return f"{type(exc).__name__} while loading the data panel (details in the server log)"
 
 

@@ -44,7 +44,7 @@ from mlflow import MlflowClient
 from mlflow.data.polars_dataset import from_polars
 
 from forecasting.artifact import Forecaster, now_iso
-from forecasting.serving import LoadedModel
+from forecasting.serving import LOCAL_CACHE, LoadedModel
 from forecasting.tracking import cache, gate
 from forecasting.tracking.flavor import DEFAULT_LEVEL, signature
 from forecasting.tracking.merge import PROVENANCE, merge_into_champion, provenance
@@ -438,7 +438,7 @@ def _from_cache(settings: TrackingSettings, why: str) -> LoadedModel:
     except Exception as exc:
         raise RegistryUnreachableError(f"{why}; and the local copy is unreadable ({describe_error(exc)})") from None
     return LoadedModel(forecaster, str(info["version"]), str(info["run_id"]), str(info["alias"]), now_iso(),
-                       "local-cache")
+                       LOCAL_CACHE)
 
 
 def load_model(alias: str = "champion", settings: TrackingSettings | None = None) -> LoadedModel:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from forecasting.serving import LOCAL_CACHE
 from service.deps import KnownQueryOnly, RuntimeDep, ServingDep
 from service.errors import ApiError
 from service.metrics import CONTENT_TYPE
 from service.routes.responses import errors
 from service.schemas import HealthResponse, ReadyResponse, ReadyStatus
-from service.state import LOCAL_CACHE
 
 router = APIRouter(tags=["health"], dependencies=[KnownQueryOnly])
 
