@@ -84,18 +84,33 @@ def describe_error(exc: BaseException) -> str:
 
 
 def _client(settings: TrackingSettings) -> MlflowClient:
+    """A client bound to this store by explicit URIs: it never touches mlflow's process-wide URI, which a
+    background thread (housekeeping, a reload) could otherwise switch under another store's run."""
     apply_client_defaults()
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    before = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.tracking_uri)
-    # mlflow also exports the URI as MLFLOW_TRACKING_URI, which is the operator's setting (TrackingSettings
-    # reads it): left changed, every TrackingSettings built later in this process would point at this store
-    if before is None:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-    else:
-        os.environ["MLFLOW_TRACKING_URI"] = before
     return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+
+#: mlflow's fluent API (``start_run``, ``log_*``, ``pyfunc.log_model``/``load_model``) reads one process-wide
+#: tracking/registry URI. Whoever sets it holds this lock until its fluent calls are done, so two stores in one
+#: process (tests; a server and a retrain job pointed elsewhere) never log into each other.
+_FLUENT_LOCK = threading.RLock()
+
+
+@contextmanager
+def _fluent(settings: TrackingSettings) -> Iterator[MlflowClient]:
+    with _FLUENT_LOCK:
+        client = _client(settings)
+        before = os.environ.get("MLFLOW_TRACKING_URI")
+        mlflow.set_tracking_uri(settings.tracking_uri)
+        mlflow.set_registry_uri(settings.tracking_uri)
+        # mlflow also exports the URI as MLFLOW_TRACKING_URI, which is the operator's setting (TrackingSettings
+        # reads it): left changed, every TrackingSettings built later in this process would point at this store
+        if before is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = before
+        yield client
 
 
 def _experiment_id(client: MlflowClient, settings: TrackingSettings) -> str:
@@ -260,8 +275,11 @@ def _registered(client: MlflowClient, settings: TrackingSettings, alias: str
         raise
     dst = scratch_dir(settings.scratch_root, "download")
     try:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{settings.registered_model}/{mv.version}", dst_path=str(dst))
+        # the version's storage location from this client, not a ``models:/`` URI: mlflow resolves those
+        # through the process-wide registry URI, which another store's run may hold at this moment
+        source = client.get_model_version_download_uri(settings.registered_model, mv.version)
+        local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(dst),
+                                                    tracking_uri=settings.tracking_uri)
         found = sorted(Path(local).rglob("manifest.json"))
         if not found:
             raise ModelUnavailableError(f"model version {mv.version} ('{alias}') has no forecaster artifact")
@@ -298,7 +316,12 @@ def log_training(
     Series this run did not train (or had to skip) are carried from the current champion unchanged.
     """
     settings = settings or get_tracking_settings()
-    client = _client(settings)
+    with _fluent(settings) as client:
+        return _log_training(result, settings, client, config, progress)
+
+
+def _log_training(result: TrainResult, settings: TrackingSettings, client: MlflowClient,
+                  config: dict[str, Any] | None, progress: Callable[[str], None] | None) -> RegisteredRun:
     exp_id = _experiment_id(client, settings)
     recover(settings, client)
     got = _registered(client, settings, "champion")
@@ -395,10 +418,10 @@ def _tag_version(client: MlflowClient, settings: TrackingSettings, version: str,
 def log_backtest(result: TrainResult, settings: TrackingSettings | None = None) -> str:
     """A ``backtest`` run: the panel input and one child run per target with its whole leaderboard."""
     settings = settings or get_tracking_settings()
-    client = _client(settings)
-    exp_id = _experiment_id(client, settings)
     name = _run_name("backtest", result.when, len(result.evaluations))
-    with scratch(settings.scratch_root, "backtest") as tmp, _run(name, "backtest", exp_id) as run:
+    with _fluent(settings) as client, scratch(settings.scratch_root, "backtest") as tmp, \
+            _run(name, "backtest", _experiment_id(client, settings)) as run:
+        exp_id = str(run.info.experiment_id)
         digest = _log_panel(result, settings)
         mlflow.log_params({"targets": ",".join(result.evaluations), "as_of": result.when.isoformat(),
                            "data_hash": digest})
@@ -414,10 +437,10 @@ def log_forecast(result: TrainResult, series_id: str, body: dict[str, Any], h: i
                  settings: TrackingSettings | None = None) -> str:
     """An as-of ``forecast`` run: parameters, the panel input, the leaderboard and the forecast JSON."""
     settings = settings or get_tracking_settings()
-    client = _client(settings)
-    exp_id = _experiment_id(client, settings)
     name = f"forecast {series_id} as of {result.when.isoformat()}"
-    with scratch(settings.scratch_root, "forecast") as tmp, _run(name, "forecast", exp_id) as run:
+    with _fluent(settings) as client, scratch(settings.scratch_root, "forecast") as tmp, \
+            _run(name, "forecast", _experiment_id(client, settings)) as run:
+        exp_id = str(run.info.experiment_id)
         digest = _log_panel(result, settings)
         mlflow.log_params({"series_id": series_id, "as_of": result.when.isoformat(), "horizon": h or "default",
                            "levels": ",".join(str(x) for x in body.get("levels", [])), "data_hash": digest})
@@ -479,8 +502,8 @@ def load_model(alias: str = "champion", settings: TrackingSettings | None = None
 
 def load_pyfunc(alias: str = "champion", settings: TrackingSettings | None = None) -> Any:
     settings = settings or get_tracking_settings()
-    _client(settings)
-    return mlflow.pyfunc.load_model(f"models:/{settings.registered_model}@{alias}")
+    with _fluent(settings):
+        return mlflow.pyfunc.load_model(f"models:/{settings.registered_model}@{alias}")
 
 
 def list_models(settings: TrackingSettings | None = None) -> list[dict[str, Any]]:
@@ -587,7 +610,7 @@ def promote(force: bool = False, settings: TrackingSettings | None = None,
     before = champion.version if champion else None
     verdict = "promoted" if promoted else "refused"
     name = f"promote v{challenger.version} over v{before or '-'}: {verdict}"
-    with scratch(settings.scratch_root, "promote") as tmp, _run(name, "promote", exp_id) as run:
+    with _fluent(settings), scratch(settings.scratch_root, "promote") as tmp, _run(name, "promote", exp_id) as run:
         mlflow.set_tags({"challenger_version": challenger.version, "champion_before": before or "none",
                          "promoted": str(promoted), "forced": str(force), "reason": reason[:5000]})
         metrics: dict[str, float] = {"promoted": float(promoted)}

@@ -222,3 +222,39 @@ def test_importing_tracking_changes_no_environment_variable() -> None:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_thread_reading_another_store_never_redirects_a_registration(
+        small_train: TrainResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server's housekeeping or reload thread reads its store while a run is logged into another one (tests,
+    a retrain pointed elsewhere): mlflow's fluent calls read one process-wide URI, which reading must not move.
+    The thread runs in the middle of the run, between two fluent calls, and must also finish while it is open."""
+    import threading
+
+    from forecasting.tracking import registry
+
+    other, target = _settings(tmp_path / "other"), _settings(tmp_path / "target")
+    log_training(small_train, other)
+    promote(settings=other)
+    real = registry._log_panel
+    seen: dict[str, object] = {}
+
+    def read_other_midway(result: TrainResult, settings: TrackingSettings) -> str:
+        def read() -> None:
+            registry.recover(other)
+            seen["version"] = load_model("champion", other).version
+            seen["listed"] = len(list_models(other))
+
+        t = threading.Thread(target=read)
+        t.start()
+        t.join(timeout=60)
+        seen["finished"] = not t.is_alive()
+        return real(result, settings)
+
+    monkeypatch.setattr(registry, "_log_panel", read_other_midway)
+    run = log_training(small_train, target)
+    assert seen == {"version": "1", "listed": 1, "finished": True}
+    assert run.version == "1"
+    client = MlflowClient(target.tracking_uri, registry_uri=target.tracking_uri)
+    assert client.get_run(run.run_id).data.params["data_hash"]  # the params went to this store's run
+    assert len(list_models(other)) == 1 and len(list_models(target)) == 1
