@@ -112,6 +112,10 @@ class SeriesSpec:
     loader: str
     filter: dict[str, str] = field(default_factory=dict)
     fiscal_calendar: str = "calendar periods"
+    #: periods end on a fiscal calendar that the period's date cannot express (NVIDIA's quarter dated April
+    #: ends in late July): raw rows carry ``period_end``, and an ingested file must too, or the figure would be
+    #: dated from the calendar quarter's end (weeks too early for NVIDIA, weeks too late for Oracle and Micron).
+    fiscal_periods: bool = False
     nonnegative: bool = True
     #: for derived totals: the component series that must all be present for a period.
     parts: tuple[str, ...] = ()
@@ -319,6 +323,7 @@ def _build() -> dict[str, SeriesSpec]:
                 loader="company_metric",
                 filter={"ticker": ticker, "metric": "capex_payments_for_ppe"},
                 fiscal_calendar=fiscal,
+                fiscal_periods=key == "oracle",
                 currency="USD",
                 notes="Excludes finance leases. 2026Q1 from a SECONDARY source." + _CAPEX_NOTES.get(key, ""),
             )
@@ -374,6 +379,7 @@ def _build() -> dict[str, SeriesSpec]:
                 loader="company_metric",
                 filter={"metric": metric},
                 fiscal_calendar="fiscal year ends late January; dated by the calendar quarter of greatest overlap",
+                fiscal_periods=True,
                 currency="USD",
                 notes="FY2027Q2 (ended 2026-07-26) dated 2026-04-01 by the file's convention. The new hyperscale "
                 "(48,710) / ACIE (40,313) split of FY2027Q2 data-center revenue is one quarter only and not a series.",
@@ -393,6 +399,7 @@ def _build() -> dict[str, SeriesSpec]:
             loader="company_metric",
             filter={"metric": "revenue"},
             fiscal_calendar="fiscal year ends late Aug/early Sep; dated by the calendar quarter holding its end",
+            fiscal_periods=True,
             currency="USD",
             notes="FY2026Q2-Q3 SECONDARY; FY2026Q4 = 54,230 ROUNDED to US$10m (printed $54.23bn).",
         ),
@@ -408,6 +415,7 @@ def _build() -> dict[str, SeriesSpec]:
             loader="company_metric",
             filter={"metric": "dram_revenue"},
             fiscal_calendar="as micron_revenue",
+            fiscal_periods=True,
             currency="USD",
             notes="Only six quarters (FY2025Q2-FY2026Q3), all SECONDARY; too short to forecast.",
         ),

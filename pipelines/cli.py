@@ -214,7 +214,8 @@ def show_series(
 
 @data_app.command("ingest")
 def ingest_file(
-    file: Annotated[Path, typer.Argument(help="CSV with exactly the columns date,value")],
+    file: Annotated[Path, typer.Argument(
+        help="CSV with exactly the columns date,value (date,value,period_end for a series on a fiscal calendar)")],
     series: Annotated[str, typer.Option("--series", help="catalog id the observations belong to")],
     accept_outliers: AcceptOutliers = False,
     accept_revisions: AcceptRevisions = False,
@@ -304,7 +305,8 @@ def fetch_edgar(
         quarters = connectors.parse_companyfacts_capex(payload)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"{series}.csv"
-            connectors.write_date_value_csv(quarters.select("ds", "y"), path)
+            connectors.write_date_value_csv(quarters.select("ds", "y", "period_end"), path,
+                                            period_end=spec.fiscal_periods)
             report = ingest(
                 LocalStore(settings.store_dir), series, path, settings.data_dir, settings.max_ingest_bytes,
                 accept_outliers=accept_outliers, accept_revisions=accept_revisions,

@@ -319,20 +319,24 @@ def parse_companyfacts_capex(
 # --------------------------------------------------------------------------------------------- output
 
 
-def write_date_value_csv(df: pl.DataFrame, path: Path) -> None:
-    """Write ``ds``/``y`` as a ``date,value`` CSV for chipcast's validated ingest path.
+def write_date_value_csv(df: pl.DataFrame, path: Path, *, period_end: bool = False) -> None:
+    """Write ``ds``/``y`` as a ``date,value`` CSV for chipcast's validated ingest path; with ``period_end``
+    also the fiscal period end (a third column, which ingest requires for a series on a fiscal calendar).
 
     Atomic (temp file in the same directory, then ``os.replace``) so a crash never leaves a half-written
     file for ingest to pick up. Nulls are refused here because ingest treats a blank value as an error.
     """
-    missing = [c for c in ("ds", "y") if c not in df.columns]
+    missing = [c for c in ("ds", "y", *(["period_end"] if period_end else [])) if c not in df.columns]
     if missing:
         raise ValueError(f"write_date_value_csv: missing column(s) {missing}")
     if df.schema["ds"] != pl.Date:
         raise ValueError(f"write_date_value_csv: 'ds' must be pl.Date, got {df.schema['ds']}")
     if df["ds"].null_count() or df["y"].null_count():
         raise ValueError("write_date_value_csv: null ds/y; drop gaps instead of writing blanks")
-    out = df.select(pl.col("ds").alias("date"), pl.col("y").cast(pl.Float64).alias("value")).sort("date")
+    if period_end and df["period_end"].null_count():
+        raise ValueError("write_date_value_csv: null period_end")
+    extra = [pl.col("period_end").cast(pl.Date)] if period_end else []
+    out = df.select(pl.col("ds").alias("date"), pl.col("y").cast(pl.Float64).alias("value"), *extra).sort("date")
 
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

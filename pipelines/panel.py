@@ -54,7 +54,9 @@ def _store_prints(spec: SeriesSpec, store: LocalStore, snapshot: pl.DataFrame) -
     versions = store.versions(spec.id)
     if versions.height == 0:
         return pl.DataFrame(schema=PRINTS_SCHEMA)
-    nominal = spec.period_end_expr().dt.offset_by(f"{spec.publication_lag_days}d")
+    # a fiscal series' rows carry their own period end (files ingested before the column existed: null)
+    period_end = pl.coalesce(pl.col("period_end"), spec.period_end_expr())
+    nominal = period_end.dt.offset_by(f"{spec.publication_lag_days}d")
     first_in_store = pl.int_range(pl.len()).over("ds") == 0
     in_snapshot = pl.col("ds").is_in(snapshot["ds"].unique().implode())
     ingested = pl.col("ingested_at").dt.date()
@@ -63,7 +65,7 @@ def _store_prints(spec: SeriesSpec, store: LocalStore, snapshot: pl.DataFrame) -
         .sort("ingested_at", maintain_order=True)
         .with_columns(
             pl.lit(spec.id).alias("unique_id"),
-            spec.period_end_expr().alias("period_end"),
+            period_end.alias("period_end"),
             pl.when(first_in_store & ~in_snapshot)
             .then(nominal)
             .otherwise(pl.max_horizontal(ingested, nominal))

@@ -11,7 +11,9 @@ Ingest questions what it is given before anything is written (every refusal name
 and the values, and nothing is written):
 
 * **Not published yet.** A period whose nominal publication date (period end + the catalog's publication
-  lag) is after today cannot have been published; refusing it catches typos like 2100-12-01.
+  lag) is after today cannot have been published; refusing it catches typos like 2100-12-01. A series on a
+  fiscal calendar (``fiscal_periods``: NVIDIA, Micron, Oracle) is filed under a calendar quarter its fiscal
+  quarter does not match, so its file carries a third column ``period_end`` and the lag counts from that.
 * **Magnitude.** ``|value|`` above 1000 x the largest absolute value the series has ever published is
   refused outright (a unit or exponent slip such as ``1e308``; no flag overrides it).
 * **Jumps.** Against the previous available period, a change beyond the series' robust limit is refused
@@ -59,6 +61,9 @@ STORE_SCHEMA: dict[str, pl.DataType] = {
     "previous_y": pl.Float64(),
     "ingested_at": pl.Datetime("us", "UTC"),
     "source": pl.String(),
+    #: the fiscal period end of a ``fiscal_periods`` series (null: the calendar period end); files written
+    #: before the column existed read as null
+    "period_end": pl.Date(),
 }
 
 #: refuse values above this multiple of the largest absolute value a series has published
@@ -156,11 +161,13 @@ class LocalStore:
         if not p.exists():
             return pl.DataFrame(schema=STORE_SCHEMA)
         try:
-            return pl.read_parquet(p).sort("ingested_at", "ds")
+            df = pl.read_parquet(p)
         except (pl.exceptions.PolarsError, OSError) as exc:  # a damaged file: say which, never a traceback
             raise StoreError(f"the store file {p} cannot be read ({type(exc).__name__}: {first_line(exc, 200)}); "
                              "nothing was changed. Restore it from a backup, or move it aside to use the embedded "
                              f"data for {series_id} (its ingested values are then not used)") from exc
+        missing = [pl.lit(None, dtype=t).alias(c) for c, t in STORE_SCHEMA.items() if c not in df.columns]
+        return df.with_columns(missing).select(list(STORE_SCHEMA)).sort("ingested_at", "ds")
 
     def latest(self, series_id: str) -> pl.DataFrame:
         """The newest ingested value of each period."""
@@ -172,7 +179,9 @@ class LocalStore:
 
 
 def _read_checked(path: Path, spec: SeriesSpec, max_bytes: int) -> pl.DataFrame:
-    """``line``, ``ds``, ``y`` of a validated ``date,value`` CSV; raises with file and line."""
+    """``line``, ``ds``, ``y``, ``period_end`` of a validated ``date,value[,period_end]`` CSV; raises with file
+    and line. ``period_end`` is required for a ``fiscal_periods`` series (null otherwise): its date says which
+    calendar period the figure is filed under, only the period end says when it could have been published."""
     name = str(path)
     if not path.is_file():
         raise DataValidationError(name, None, "file not found")
@@ -185,8 +194,15 @@ def _read_checked(path: Path, spec: SeriesSpec, max_bytes: int) -> pl.DataFrame:
         header = read_header(path)
     except UnicodeDecodeError:
         raise DataValidationError(name, 1, "file is not UTF-8 text") from None
-    if header != ["date", "value"]:
-        raise DataValidationError(name, 1, f"columns are {header}; expected exactly ['date', 'value']")
+    expected = ["date", "value", "period_end"] if spec.fiscal_periods else ["date", "value"]
+    if header != expected:
+        if spec.fiscal_periods and header == ["date", "value"]:
+            raise DataValidationError(
+                name, 1, f"{spec.id} reports fiscal periods ({spec.fiscal_calendar}): add a third column "
+                "period_end with the last day of each fiscal period (YYYY-MM-DD); the figure's publication date "
+                "is counted from it")
+        raise DataValidationError(name, 1, f"columns are {header}; expected exactly {expected}")
+    fiscal_end = pl.col("period_end") if spec.fiscal_periods else pl.lit(None, dtype=pl.String)
     try:
         lf = (
             pl.scan_csv(path, infer_schema=False)
@@ -196,20 +212,44 @@ def _read_checked(path: Path, spec: SeriesSpec, max_bytes: int) -> pl.DataFrame:
                 pl.lit(name).alias("file"),
                 pl.col("date").alias("date_raw"),
                 pl.col("value").alias("value_raw"),
+                fiscal_end.alias("period_end_text"),
             )
         )
-        checked = validate_raw(lf, spec, allow_blank_values=False).collect()
+        checked = _check_period_end(validate_raw(lf, spec, allow_blank_values=False), spec).collect()
     except pl.exceptions.PolarsError as exc:
         raise DataValidationError(name, None, f"not a readable CSV: {str(exc).splitlines()[0]}") from None
     if checked.height == 0:
         raise DataValidationError(name, None, "file has a header but no data rows")
     raise_first_problem(checked)
     _check_frequency(checked, spec, name)
-    return checked.select("line", "ds", "y")
+    return checked.select("line", "ds", "y", "period_end")
+
+
+def _check_period_end(lf: pl.LazyFrame, spec: SeriesSpec) -> pl.LazyFrame:
+    """Parse ``period_end_text`` and add its problems to rows that have none yet.
+
+    A fiscal period is filed under a calendar period that holds its end or overlaps it most (NVIDIA's quarter
+    ending in late July is dated April), so its end lies from the dated period's first day up to the end of
+    the following period; anything else is a slip (a wrong year, the period's start typed twice).
+    """
+    if not spec.fiscal_periods:
+        return lf.with_columns(pl.lit(None, dtype=pl.Date).alias("period_end"))
+    text = pl.col("period_end_text").str.strip_chars()
+    end = text.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    latest = pl.col("ds").dt.offset_by(spec.interval).dt.offset_by(spec.interval).dt.offset_by("-1d")
+    problem = (
+        pl.when(pl.col("problem").is_not_null()).then(pl.col("problem"))
+        .when(end.is_null())
+        .then(pl.format("period_end '{}' is not an ISO date (YYYY-MM-DD)", text.fill_null("")))
+        .when((end < pl.col("ds")) | (end > latest))
+        .then(pl.format("period_end {} cannot end the {} period dated {}: its end lies from {} to {}",
+                        text, pl.lit(spec.frequency), pl.col("ds"), pl.col("ds"), latest))
+    )
+    return lf.with_columns(end.alias("period_end"), problem.alias("problem"))
 
 
 def read_ingest_file(path: Path, spec: SeriesSpec, max_bytes: int) -> pl.DataFrame:
-    """Validate a ``date,value`` CSV for ``spec``; raise with file and line on the first problem."""
+    """Validate a ``date,value[,period_end]`` CSV for ``spec``; raise with file and line on the first problem."""
     return _read_checked(path, spec, max_bytes).select("ds", "y")
 
 
@@ -227,7 +267,8 @@ def _check_frequency(df: pl.DataFrame, spec: SeriesSpec, name: str) -> None:
 
 def _check_published_by(new: pl.DataFrame, spec: SeriesSpec, today: date, name: str) -> None:
     """Refuse periods whose figure could not have been published by ``today``."""
-    due = new.with_columns(spec.period_end_expr().dt.offset_by(f"{spec.publication_lag_days}d").alias("due"))
+    end = pl.coalesce(pl.col("period_end"), spec.period_end_expr())
+    due = new.with_columns(end.dt.offset_by(f"{spec.publication_lag_days}d").alias("due"))
     late = due.filter(pl.col("due") > today).sort("line")
     if late.height:
         row = late.row(0, named=True)
@@ -366,6 +407,7 @@ def ingest(
             pl.col("current_y").alias("previous_y"),
             pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("ingested_at"),
             pl.lit(str(file.name)).alias("source"),
+            "period_end",
         )
         if rows.height:
             atomic_write_parquet(pl.concat([store.versions(series_id), rows]), store.path(series_id))

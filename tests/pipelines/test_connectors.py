@@ -238,6 +238,25 @@ def test_edgar_ytd_differencing_reproduces_shipped_quarters() -> None:
     assert date(2023, 5, 31) not in got["period_end"].to_list()
 
 
+def test_edgar_oracle_quarters_ingest_with_their_fiscal_period_end(tmp_path: Path) -> None:
+    """What ``chipcast data fetch-edgar capex_oracle`` writes: the fiscal end rides along, so ingest dates each
+    quarter from it (the same values as the shipped file: nothing new, nothing revised)."""
+    from pipelines.store import LocalStore, ingest
+    from tests.conftest import REAL_DATA_DIR
+
+    got = parse_companyfacts_capex(load(EDGAR_FIXTURE))
+    path = tmp_path / "capex_oracle.csv"
+    write_date_value_csv(got, path, period_end=True)
+    lines = path.read_text().splitlines()
+    assert lines[0] == "date,value,period_end" and lines[1].startswith("2023-07-01,") and lines[1].endswith(
+        ",2023-08-31")
+    report = ingest(LocalStore(tmp_path / "store"), "capex_oracle", path, REAL_DATA_DIR, 100_000,
+                    today=date(2026, 12, 1))
+    assert (report.added, report.revised, report.unchanged) == (0, 0, got.height)
+    with pytest.raises(ValueError, match="missing column"):
+        write_date_value_csv(got.drop("period_end"), path, period_end=True)
+
+
 def test_edgar_oracle_calendar_quarter_mapping() -> None:
     got = parse_companyfacts_capex(load(EDGAR_FIXTURE))
     by_end = dict(zip(got["period_end"].to_list(), got["ds"].to_list(), strict=True))

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -384,3 +384,82 @@ def test_a_damaged_store_file_is_a_clear_error_naming_it() -> None:
         r = CliRunner().invoke(app, args)
         assert r.exit_code == 2, (args, r.output)
         assert "cannot be read" in " ".join(r.output.split()) and "Traceback" not in r.output
+
+
+# ------------------------------------------------------------------------------------------ fiscal periods
+
+NVIDIA_DC = "nvidia_datacenter_revenue"
+
+
+def test_fiscal_period_series_are_exactly_those_whose_raw_rows_carry_their_own_period_end() -> None:
+    """The catalog flag decides whether an ingested file must carry period_end; the raw data decides the truth."""
+    from pipelines.catalog import CATALOG
+    from pipelines.sources import load_snapshot_series
+
+    for sid, spec in CATALOG.items():
+        if spec.is_derived:
+            continue
+        snap = load_snapshot_series(spec, REAL_DATA_DIR)
+        off_calendar = snap.filter(pl.col("period_end") != spec.period_end_expr()).height > 0
+        assert spec.fiscal_periods == off_calendar, sid
+
+
+def test_a_fiscal_quarter_is_dated_from_its_own_end_not_the_calendar_quarters(tmp_path: Path) -> None:
+    """NVIDIA's quarter filed under 2026-07-01 ends on 2026-10-25: counting the lag from 2026-09-30 let a figure
+    in weeks before it could exist (look-ahead); Oracle's quarter ending 2026-11-30 (filed under 2026-10-01) was
+    refused until five weeks after 2026-12-31. Values are synthetic (tests only)."""
+    s = LocalStore(tmp_path / "store")
+    no_end = _csv(tmp_path, "date,value\n2026-07-01,95000\n", "nvda_no_end.csv")
+    with pytest.raises(DataValidationError, match=r"reports fiscal periods .* add a third column period_end") as exc:
+        ingest(s, NVIDIA_DC, no_end, REAL_DATA_DIR, MAX, today=date(2026, 11, 30))
+    assert exc.value.line == 1
+    nvda = _csv(tmp_path, "date,value,period_end\n2026-07-01,95000,2026-10-25\n", "nvda.csv")
+    # the calendar rule said 2026-09-30 + 28 days = 2026-10-28; the fiscal end says 2026-11-22
+    with pytest.raises(DataValidationError, match="on 2026-11-22, after today"):
+        ingest(s, NVIDIA_DC, nvda, REAL_DATA_DIR, MAX, today=date(2026, 11, 10))
+    assert not s.path(NVIDIA_DC).exists()
+    assert ingest(s, NVIDIA_DC, nvda, REAL_DATA_DIR, MAX, today=date(2026, 11, 22)).added == 1
+    prints = load_panel([NVIDIA_DC], data_dir=REAL_DATA_DIR, store=s, vintages=True)
+    row = prints.filter(pl.col("ds") == date(2026, 7, 1)).row(0, named=True)
+    assert (row["period_end"], row["published"]) == (date(2026, 10, 25), date(2026, 11, 22))
+    oracle = _csv(tmp_path, "date,value,period_end\n2026-10-01,30000,2026-11-30\n", "orcl.csv")
+    assert ingest(s, "capex_oracle", oracle, REAL_DATA_DIR, MAX, today=date(2027, 1, 4)).added == 1
+
+
+FISCAL_BAD = {
+    "not a date": ("date,value,period_end\n2026-07-01,95000,late Oct\n", "period_end 'late Oct' is not an ISO"),
+    "before the dated period": ("date,value,period_end\n2026-07-01,95000,2026-06-28\n",
+                                "cannot end the quarterly period dated 2026-07-01: its end lies from 2026-07-01 "
+                                "to 2026-12-31"),
+    "a year off": ("date,value,period_end\n2026-07-01,95000,2027-10-25\n", "cannot end the quarterly period"),
+    "blank": ("date,value,period_end\n2026-07-01,95000,\n", "period_end '' is not an ISO"),
+}
+
+
+@pytest.mark.parametrize("case", list(FISCAL_BAD))
+def test_a_bad_fiscal_period_end_is_refused_with_its_line(tmp_path: Path, case: str) -> None:
+    s = LocalStore(tmp_path / "store")
+    text, problem = FISCAL_BAD[case]
+    with pytest.raises(DataValidationError, match=problem) as exc:
+        ingest(s, NVIDIA_DC, _csv(tmp_path, text), REAL_DATA_DIR, MAX, today=date(2027, 6, 1))
+    assert exc.value.line == 2 and not s.path(NVIDIA_DC).exists()
+    # a calendar series takes no period_end column
+    with pytest.raises(DataValidationError, match=r"expected exactly \['date', 'value'\]"):
+        ingest(s, WSTS, _csv(tmp_path, "date,value,period_end\n2026-08-01,150,2026-08-31\n", "w.csv"),
+               REAL_DATA_DIR, MAX, today=TODAY)
+
+
+def test_store_files_written_before_period_end_existed_still_read(tmp_path: Path) -> None:
+    s = LocalStore(tmp_path / "store")
+    s.root.mkdir(parents=True)
+    old = pl.DataFrame({"ds": [date(2026, 8, 1)], "y": [150.0], "previous_y": [None],
+                        "ingested_at": [None], "source": ["old.csv"]},
+                       schema={"ds": pl.Date, "y": pl.Float64, "previous_y": pl.Float64,
+                               "ingested_at": pl.Datetime("us", "UTC"), "source": pl.String})
+    old.with_columns(pl.lit(datetime(2026, 10, 9, tzinfo=UTC)).alias("ingested_at")).write_parquet(s.path(WSTS))
+    assert s.versions(WSTS)["period_end"].to_list() == [None]
+    prints = load_panel([WSTS], data_dir=REAL_DATA_DIR, store=s, vintages=True)
+    assert prints.filter(pl.col("ds") == date(2026, 8, 1), pl.col("y") == 150.0)["period_end"].to_list() == [
+        date(2026, 8, 31)]
+    report = ingest(s, WSTS, _csv(tmp_path, "date,value\n2026-09-01,160\n"), REAL_DATA_DIR, MAX, today=TODAY)
+    assert report.added == 1 and s.versions(WSTS).height == 2
