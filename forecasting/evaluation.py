@@ -105,6 +105,13 @@ class Evaluation:
     def unwork(self, y: np.ndarray) -> np.ndarray:
         return np.exp(y) if self.log else y
 
+    def unwork_paths(self, paths: np.ndarray) -> np.ndarray:
+        """Sample paths on the series' own scale. A non-negative series modelled on levels (it has a zero in
+        its history, so no logs) can draw errors that cross zero; such a path is held at zero, so no band,
+        annual total or scenario of a quantity that cannot be negative ever goes below it."""
+        out = self.unwork(paths)
+        return np.maximum(out, 0.0) if self.cfg.spec.nonnegative and not self.log else out
+
     def latest(self) -> pl.DataFrame:
         """``ds, y``: the outcomes to score against, as known on the evaluation's date (its serving origin).
 
@@ -210,7 +217,7 @@ class Evaluation:
             pt = self.point(origin_id, model)
             errs = self.error_paths(origin_id, model)
             if errs.shape[0] >= MIN_PATHS:
-                return (self.unwork(pt), self.unwork(pt[None, :] + errs), errs.shape[0],
+                return (self.unwork(pt), self.unwork_paths(pt[None, :] + errs), errs.shape[0],
                         f"empirical error paths at {errs.shape[0]} earlier origins")
             return self._fallback(origin_id, pt, errs.shape[0])
         w = self.weights.filter(pl.col("origin_id") == origin_id, pl.col("weight") > 0)
@@ -238,7 +245,7 @@ class Evaluation:
             n_eff = min(n_eff, len(set(cutoffs)))
         how = (f"mixture of the members' empirical error paths ({n_eff}+ earlier origins each), "
                "drawn by combination weight")
-        return self.unwork(pt), self.unwork(paths), n_eff, how
+        return self.unwork(pt), self.unwork_paths(paths), n_eff, how
 
     def _fallback(self, origin_id: int, pt: np.ndarray, n_known: int,
                   n: int = 0) -> tuple[np.ndarray, np.ndarray, int, str]:
@@ -247,7 +254,7 @@ class Evaluation:
                                  seed=self.seed(origin_id), n=n or N_SAMPLES)
         how = (f"random-walk bootstrap of past changes (only {n_known} earlier origins had outcomes; "
                f"{MIN_PATHS} needed for empirical error paths; not drawn jointly with other series)")
-        return self.unwork(pt), self.unwork(pt[None, :] + errs), n_known, how
+        return self.unwork(pt), self.unwork_paths(pt[None, :] + errs), n_known, how
 
 
 def stable_seed(*parts: object) -> int:

@@ -269,3 +269,17 @@ def test_winkler_scores_are_divided_by_each_origins_scale_the_same_for_every_mod
     # the truth is inside every band, so each Winkler score is the band's width
     assert got["A"] == pytest.approx(np.mean([4 * 1.0 / scales[0], 4 * 100.0 / scales[1]]))
     assert got["B"] == pytest.approx(np.mean([7 * 1.0 / scales[0], 7 * 100.0 / scales[1]]))
+
+
+def test_a_non_negative_series_modelled_on_levels_never_draws_below_zero() -> None:
+    """Synthetic: noise between 0 and 100 with one zero, so no logs; level errors of +-50 would cross zero."""
+    panel = synthetic_panel(SID, 44)
+    y = np.random.default_rng(3).uniform(0, 100, panel.height)
+    y[5] = 0.0
+    ev = evaluate_target(panel.with_columns(pl.Series("y", y)), TARGETS[SID], WHEN)
+    assert not ev.log
+    for model in (COMBINATION, "Naive"):
+        point, paths, n_eff, _ = ev.sample_paths(ev.serving_id, model)
+        assert paths.min() == 0.0  # held at zero, not below (and some paths do reach it)
+        lo, _ = interval_bounds(paths, [95], n_eff, point=point)[95]
+        assert (lo >= 0).all()
