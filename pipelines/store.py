@@ -392,8 +392,8 @@ def ingest(
         raise DataValidationError(str(file), None, f"{series_id} is computed from {list(spec.parts)}; ingest those")
     new = _read_checked(file, spec, max_bytes)
     _check_published_by(new, spec, today or datetime.now(UTC).date(), str(file))
-    now = datetime.now(UTC)
     with store.lock(series_id):
+        now = datetime.now(UTC)  # under the lock: two ingests of one series are stamped in the order they wrote
         snapshot = load_snapshot_series(spec, data_dir).select("ds", "y")
         stored = store.latest(series_id).select("ds", "y")
         current = pl.concat([snapshot.join(stored, on="ds", how="anti"), stored]).sort("ds")
