@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.errors import DataValidationError
-from pipelines.sources import _FIRST_LINE, read_header
+from pipelines.sources import _FIRST_LINE, bad_statement_date, read_header, statement_date
 
 STATEMENTS_FILE = "raw/update_2026/memory_price_statements_2023_2026.csv"
 SPOT_FILE = "raw/update_2026/dram_spot_price_observations_2026.csv"
@@ -47,8 +47,8 @@ def load_contract_price_statements(data_dir: Path, *, kinds: tuple[str, ...] = M
 
     Columns: ``ds`` (quarter start), ``fiscal_period``, ``metric``, ``kind``, ``low_pct``, ``high_pct``,
     ``mid_pct`` (arithmetic midpoint of the printed range, not an estimate), ``date`` (publication, null
-    when not printed), ``flags`` (``SECONDARY`` where the row says so or has no source URL), ``source``,
-    ``source_url``.
+    when not printed; a month-only date reads as the month's last day), ``flags`` (``SECONDARY`` where the row
+    says so or has no source URL), ``source``, ``source_url``.
     """
     path = data_dir / STATEMENTS_FILE
     cols = ("date", "metric", "fiscal_period", "kind", "value_low_pct", "value_high_pct", "note", "source",
@@ -56,6 +56,7 @@ def load_contract_price_statements(data_dir: Path, *, kinds: tuple[str, ...] = M
     q = pl.col("fiscal_period").str.extract_groups(r"^(\d{4})Q([1-4])$")
     low = pl.col("value_low_pct").str.strip_chars().cast(pl.Float64, strict=False)
     high = pl.col("value_high_pct").str.strip_chars().cast(pl.Float64, strict=False)
+    bad_date, bad_date_message = bad_statement_date(pl.col("date"), pl.col("published"))
     df = (
         _scan(path, cols)
         .with_columns(
@@ -63,7 +64,7 @@ def load_contract_price_statements(data_dir: Path, *, kinds: tuple[str, ...] = M
                     q.struct.field("2").cast(pl.Int32, strict=False) * 3 - 2, 1).alias("ds"),
             low.alias("low_pct"),
             high.alias("high_pct"),
-            pl.col("date").str.strptime(pl.Date, "%Y-%m-%d", strict=False).alias("published"),
+            statement_date(pl.col("date")).alias("published"),
         )
         .with_columns(
             pl.when(pl.col("ds").is_null())
@@ -72,6 +73,8 @@ def load_contract_price_statements(data_dir: Path, *, kinds: tuple[str, ...] = M
             .then(pl.lit("value_low_pct/value_high_pct are not two numbers"))
             .when(pl.col("low_pct") > pl.col("high_pct"))
             .then(pl.lit("low end above high end"))
+            .when(bad_date)
+            .then(bad_date_message)
             .alias("problem")
         )
         .collect()

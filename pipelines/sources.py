@@ -70,7 +70,7 @@ _REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 #: text columns of a raw row after scanning; missing ones are null (ingested files have only date,value).
-_RAW_TEXT = ("date_raw", "value_raw", "low_raw", "high_raw", "release_raw")
+_RAW_TEXT = ("date_raw", "value_raw", "low_raw", "high_raw", "release_raw", "published_text")
 
 
 def period_start_ok_expr(frequency: str, col: str = "ds") -> pl.Expr:
@@ -81,6 +81,24 @@ def period_start_ok_expr(frequency: str, col: str = "ds") -> pl.Expr:
 def period_end_expr(spec: SeriesSpec, col: str = "ds") -> pl.Expr:
     """Last day of the period that starts at ``col`` (day N of a partial-period flash)."""
     return spec.period_end_expr(col)
+
+
+def statement_date(text: pl.Expr) -> pl.Expr:
+    """A statement's publication day: ``YYYY-MM-DD``, or ``YYYY-MM`` where only the month was printed, read as
+    the month's last day (the statement may have come on any day of it: never treated as known earlier).
+    Null when blank or malformed; callers report a malformed one (see ``bad_statement_date``)."""
+    t = text.str.strip_chars()
+    return pl.coalesce(t.str.strptime(pl.Date, "%Y-%m-%d", strict=False),
+                       (t + "-01").str.strptime(pl.Date, "%Y-%m-%d", strict=False).dt.month_end())
+
+
+def bad_statement_date(text: pl.Expr, parsed: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(condition, message) for a printed date that is neither blank ("not printed") nor a date: a typo must
+    not silently read as "not printed", which dates the figure by the catalog's lag instead."""
+    t = text.fill_null("").str.strip_chars()
+    return (t != "") & parsed.is_null(), pl.format(
+        "date '{}' is not an ISO date (YYYY-MM-DD, or YYYY-MM when only the month was printed; blank when none "
+        "was)", t)
 
 
 def _fiscal_month_end_expr() -> pl.Expr:
@@ -156,11 +174,12 @@ def scan_file(spec: SeriesSpec, data_dir: Path, rel: str, rank: int = 0) -> pl.L
         month = (quarter.struct.field("2").cast(pl.Int32, strict=False) * 3 - 2).cast(pl.String).str.zfill(2)
         date_raw = pl.coalesce(pl.format("{}-{}-01", quarter.struct.field("1"), month), pl.col("fiscal_period"))
         value_raw, low_raw, high_raw = null, pl.col("value_low_pct"), pl.col("value_high_pct")
-        published = pl.col("date").str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        published = statement_date(pl.col("date"))
+        published_text = pl.col("date")
     else:
         date_raw = pl.col("date")
         value_raw = pl.col("value") if "value" in header else pl.col("value_usd_bn")
-        low_raw = high_raw = null
+        low_raw = high_raw = published_text = null
         published = pl.lit(None, dtype=pl.Date)
     release = pl.col("release_reference_month") if spec.loader == "wsts_prints" else null
     flags, low = _flags_expr(header)
@@ -175,6 +194,7 @@ def scan_file(spec: SeriesSpec, data_dir: Path, rel: str, rank: int = 0) -> pl.L
         release.alias("release_raw"),
         period_end.alias("period_end_raw"),
         published.alias("published_raw"),
+        published_text.alias("published_text"),
         flags.alias("flags"),
         low.alias("low_confidence"),
     )
@@ -238,6 +258,7 @@ def validate_raw(
         .alias("decimals"),
     )
     blank = _blank("value_raw") & ~has_range
+    bad_published, bad_published_message = bad_statement_date(pl.col("published_text"), pl.col("published_raw"))
     is_print = pl.lit(prints)
     dup = pl.col("ds").is_not_null() & ~is_print & (pl.len().over("file", "ds") > 1)
     problem = (
@@ -265,6 +286,8 @@ def validate_raw(
         .when(is_print & ~blank & (pl.col("release") < pl.col("ds")))
         .then(pl.format("printed in the release for {} but the period {} is later", pl.col("release_raw"),
                         pl.col("date_raw")))
+        .when(bad_published)
+        .then(bad_published_message)
         .when(dup)
         .then(pl.format("duplicate period {}", pl.col("ds")))
         .otherwise(None)

@@ -160,3 +160,32 @@ def test_dram_spot_drops_repeated_scrapes() -> None:
     assert scraped.height == 24 - 8 and scraped["price_usd"].to_list()[-1] == 58.067
     bofa = spot.filter(pl.col("flags").list.contains("SECONDARY"))
     assert bofa["date"].unique().to_list() == [date(2026, 7, 16)] and bofa.height == 4
+
+
+def test_a_mistyped_statement_date_is_an_error_not_an_unprinted_one(data_copy: Path) -> None:
+    """A blank date means "not printed"; a typo used to read as blank and drop the statement's as-of date."""
+    p = data_copy / "raw/update_2026/memory_price_statements_2023_2026.csv"
+    text = p.read_text()
+    assert text.splitlines()[1].startswith("2023-03-28,")
+    p.write_text(text.replace("2023-03-28,", "2023-28-03,", 1))
+    with pytest.raises(DataValidationError, match="date '2023-28-03' is not an ISO date") as exc:
+        load_contract_price_statements(data_copy)
+    assert exc.value.line == 2
+
+
+def test_the_price_series_dates_a_month_only_statement_at_the_months_end_and_refuses_a_typo(
+        data_copy: Path) -> None:
+    from pipelines.panel import load_panel
+
+    sid = "trendforce_dram_contract_price_qoq"
+    p = data_copy / "raw/update_2026/memory_price_statements_2023_2026.csv"
+    text = p.read_text()
+    row = "2026-02-26,TrendForce,conventional_dram_contract_price_change,2025Q4,actual,"
+    assert row in text
+    p.write_text(text.replace(row, row.replace("2026-02-26", "2026-02"), 1))
+    prints = load_panel([sid], data_dir=data_copy, vintages=True)
+    assert prints.filter(pl.col("ds") == date(2025, 10, 1))["published"].to_list() == [date(2026, 2, 28)]
+    p.write_text(text.replace(row, row.replace("2026-02-26", "2026-26-02"), 1))
+    with pytest.raises(DataValidationError, match="date '2026-26-02' is not an ISO date") as exc:
+        load_panel([sid], data_dir=data_copy, vintages=True)
+    assert exc.value.line == 25
