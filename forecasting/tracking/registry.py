@@ -95,21 +95,24 @@ def _client(settings: TrackingSettings) -> MlflowClient:
 #: tracking/registry URI. Whoever sets it holds this lock until its fluent calls are done, so two stores in one
 #: process (tests; a server and a retrain job pointed elsewhere) never log into each other.
 _FLUENT_LOCK = threading.RLock()
+_URI_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
 @contextmanager
 def _fluent(settings: TrackingSettings) -> Iterator[MlflowClient]:
     with _FLUENT_LOCK:
         client = _client(settings)
-        before = os.environ.get("MLFLOW_TRACKING_URI")
+        before = {k: os.environ.get(k) for k in _URI_VARS}
         mlflow.set_tracking_uri(settings.tracking_uri)
         mlflow.set_registry_uri(settings.tracking_uri)
-        # mlflow also exports the URI as MLFLOW_TRACKING_URI, which is the operator's setting (TrackingSettings
-        # reads it): left changed, every TrackingSettings built later in this process would point at this store
-        if before is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = before
+        # mlflow also exports the URIs as MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI, the operator's settings
+        # (TrackingSettings reads the first; child processes inherit both): left changed, every later
+        # TrackingSettings and subprocess would point at this store
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
         yield client
 
 

@@ -73,7 +73,8 @@ def _register(fc: Forecaster, like: TrainResult, settings: TrackingSettings) -> 
 def _promotion_record(settings: TrackingSettings, run_id: str) -> dict:
     client = MlflowClient(settings.tracking_uri)
     path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="promotion.json",
-                                               dst_path=str(settings.state_dir / "check"))
+                                               dst_path=str(settings.state_dir / "check"),
+                                               tracking_uri=settings.tracking_uri)
     record = json.loads(Path(path).read_text())
     record["metrics"] = client.get_run(run_id).data.metrics
     return record

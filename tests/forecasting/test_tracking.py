@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import date
 from pathlib import Path
@@ -252,7 +253,10 @@ def test_a_thread_reading_another_store_never_redirects_a_registration(
         return real(result, settings)
 
     monkeypatch.setattr(registry, "_log_panel", read_other_midway)
+    env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     run = log_training(small_train, target)
+    # nor do the URIs mlflow exports leak into the environment that settings and child processes read
+    assert {k: os.environ.get(k) for k in env} == env
     assert seen == {"version": "1", "listed": 1, "finished": True}
     assert run.version == "1"
     client = MlflowClient(target.tracking_uri, registry_uri=target.tracking_uri)
