@@ -54,10 +54,13 @@ def _store_prints(spec: SeriesSpec, store: LocalStore, snapshot: pl.DataFrame) -
     versions = store.versions(spec.id)
     if versions.height == 0:
         return pl.DataFrame(schema=PRINTS_SCHEMA)
-    # a fiscal series' rows carry their own period end (files ingested before the column existed: null)
+    # a fiscal series' rows carry their own period end. Rows ingested before the column existed have none: the
+    # calendar quarter's end can be weeks before the fiscal one (NVIDIA), so such a row is never dated before
+    # the day it was ingested
     period_end = pl.coalesce(pl.col("period_end"), spec.period_end_expr())
     nominal = period_end.dt.offset_by(f"{spec.publication_lag_days}d")
-    first_in_store = pl.int_range(pl.len()).over("ds") == 0
+    undated = pl.col("period_end").is_null() & pl.lit(spec.fiscal_periods)
+    first_in_store = (pl.int_range(pl.len()).over("ds") == 0) & ~undated
     in_snapshot = pl.col("ds").is_in(snapshot["ds"].unique().implode())
     ingested = pl.col("ingested_at").dt.date()
     return (

@@ -76,6 +76,8 @@ JUMP_FLOOR_REL = 0.5
 MIN_CHANGES_FOR_MAD = 8
 #: largest accepted revision without ``accept_revisions``, relative to the current value
 REVISION_BOUND = 0.2
+#: a fiscal period end may sit this many days from where the series' own calendar puts it
+FISCAL_END_TOLERANCE_DAYS = 10
 
 
 @dataclass(frozen=True)
@@ -241,11 +243,54 @@ def _check_period_end(lf: pl.LazyFrame, spec: SeriesSpec) -> pl.LazyFrame:
         pl.when(pl.col("problem").is_not_null()).then(pl.col("problem"))
         .when(end.is_null())
         .then(pl.format("period_end '{}' is not an ISO date (YYYY-MM-DD)", text.fill_null("")))
-        .when((end < pl.col("ds")) | (end > latest))
-        .then(pl.format("period_end {} cannot end the {} period dated {}: its end lies from {} to {}",
+        .when((end <= pl.col("ds")) | (end > latest))
+        .then(pl.format("period_end {} cannot end the {} period dated {}: its end lies after {}, by {}",
                         text, pl.lit(spec.frequency), pl.col("ds"), pl.col("ds"), latest))
     )
     return lf.with_columns(end.alias("period_end"), problem.alias("problem"))
+
+
+def _check_fiscal_ends(new: pl.DataFrame, snapshot: pl.DataFrame, stored: pl.DataFrame, spec: SeriesSpec,
+                       name: str) -> None:
+    """A fiscal period end must fit the series' own calendar: the end already known for the same period (a
+    revision), else one period after the previous period's end or before the next one's (known, or in the
+    same file), within ``FISCAL_END_TOLERANCE_DAYS`` (13-week quarters and 53-week years drift a few days
+    against calendar months). Catches a period end that passes the broad range check but would date the
+    figure months early (the period's first day typed as its end) or a quarter late."""
+    known = (
+        pl.concat([snapshot.select("ds", "period_end"), stored.select("ds", "period_end")])
+        .filter(pl.col("period_end").is_not_null())
+        .unique("ds", keep="last", maintain_order=True)
+    )
+    anchors = pl.concat([known, new.join(known, on="ds", how="anti").select("ds", "period_end")])
+    step, back = spec.interval, f"-{spec.interval}"
+    check = (
+        new.lazy()
+        .join(known.lazy().rename({"period_end": "same"}), on="ds", how="left")
+        .join(anchors.lazy().select(pl.col("ds").dt.offset_by(step),
+                                    pl.col("period_end").dt.offset_by(step).alias("after_previous")),
+              on="ds", how="left")
+        .join(anchors.lazy().select(pl.col("ds").dt.offset_by(back),
+                                    pl.col("period_end").dt.offset_by(back).alias("before_next")),
+              on="ds", how="left")
+        .with_columns(
+            pl.when(pl.col("same").is_not_null()).then(pl.lit("the end already recorded for this period"))
+            .when(pl.col("after_previous").is_not_null()).then(pl.lit("one period after the previous period's end"))
+            .when(pl.col("before_next").is_not_null()).then(pl.lit("one period before the next period's end"))
+            .alias("why"),
+            pl.coalesce("same", "after_previous", "before_next").alias("expected"),
+        )
+        .filter((pl.col("period_end") - pl.col("expected")).dt.total_days().abs() > FISCAL_END_TOLERANCE_DAYS)
+        .sort("line")
+        .collect()
+    )
+    if check.height:
+        r = check.row(0, named=True)
+        raise DataValidationError(
+            name, r["line"],
+            f"period_end {r['period_end']} for the period dated {r['ds']} is "
+            f"{abs((r['period_end'] - r['expected']).days)} days from {r['expected']}, {r['why']} "
+            f"({spec.id}: {spec.fiscal_calendar}); check the date")
 
 
 def read_ingest_file(path: Path, spec: SeriesSpec, max_bytes: int) -> pl.DataFrame:
@@ -394,8 +439,12 @@ def ingest(
     _check_published_by(new, spec, today or datetime.now(UTC).date(), str(file))
     with store.lock(series_id):
         now = datetime.now(UTC)  # under the lock: two ingests of one series are stamped in the order they wrote
-        snapshot = load_snapshot_series(spec, data_dir).select("ds", "y")
-        stored = store.latest(series_id).select("ds", "y")
+        snapshot_full = load_snapshot_series(spec, data_dir)
+        stored_full = store.latest(series_id)
+        if spec.fiscal_periods:
+            _check_fiscal_ends(new, snapshot_full, stored_full, spec, str(file))
+        snapshot = snapshot_full.select("ds", "y")
+        stored = stored_full.select("ds", "y")
         current = pl.concat([snapshot.join(stored, on="ds", how="anti"), stored]).sort("ds")
         _check_plausible(new, current, spec, str(file), accept_outliers=accept_outliers,
                          accept_revisions=accept_revisions)

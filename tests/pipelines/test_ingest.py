@@ -427,26 +427,49 @@ def test_a_fiscal_quarter_is_dated_from_its_own_end_not_the_calendar_quarters(tm
 
 
 FISCAL_BAD = {
-    "not a date": ("date,value,period_end\n2026-07-01,95000,late Oct\n", "period_end 'late Oct' is not an ISO"),
-    "before the dated period": ("date,value,period_end\n2026-07-01,95000,2026-06-28\n",
-                                "cannot end the quarterly period dated 2026-07-01: its end lies from 2026-07-01 "
-                                "to 2026-12-31"),
-    "a year off": ("date,value,period_end\n2026-07-01,95000,2027-10-25\n", "cannot end the quarterly period"),
-    "blank": ("date,value,period_end\n2026-07-01,95000,\n", "period_end '' is not an ISO"),
+    "not a date": (NVIDIA_DC, "2026-07-01,95000,late Oct", "period_end 'late Oct' is not an ISO"),
+    "before the dated period": (NVIDIA_DC, "2026-07-01,95000,2026-06-28",
+                                "cannot end the quarterly period dated 2026-07-01: its end lies after 2026-07-01, "
+                                "by 2026-12-31"),
+    "the period's first day": (NVIDIA_DC, "2026-07-01,95000,2026-07-01", "cannot end the quarterly period"),
+    "a year off": (NVIDIA_DC, "2026-07-01,95000,2027-10-25", "cannot end the quarterly period"),
+    "blank": (NVIDIA_DC, "2026-07-01,95000,", "period_end '' is not an ISO"),
+    # within the broad range, but months off the company's own calendar: dated ~2.5 months early
+    "off the fiscal calendar": (NVIDIA_DC, "2026-07-01,95000,2026-08-15",
+                                "is 72 days from 2026-10-26, one period after the previous period's end"),
+    "a quarter late": ("capex_oracle", "2026-10-01,30000,2026-12-31",
+                       "is 31 days from 2026-11-30, one period after the previous period's end"),
+    "a revision that moves the end": (NVIDIA_DC, "2026-04-01,89023,2026-09-01",
+                                      "is 37 days from 2026-07-26, the end already recorded for this period"),
 }
 
 
 @pytest.mark.parametrize("case", list(FISCAL_BAD))
 def test_a_bad_fiscal_period_end_is_refused_with_its_line(tmp_path: Path, case: str) -> None:
     s = LocalStore(tmp_path / "store")
-    text, problem = FISCAL_BAD[case]
+    series, row, problem = FISCAL_BAD[case]
     with pytest.raises(DataValidationError, match=problem) as exc:
-        ingest(s, NVIDIA_DC, _csv(tmp_path, text), REAL_DATA_DIR, MAX, today=date(2027, 6, 1))
-    assert exc.value.line == 2 and not s.path(NVIDIA_DC).exists()
+        ingest(s, series, _csv(tmp_path, f"date,value,period_end\n{row}\n"), REAL_DATA_DIR, MAX,
+               today=date(2027, 6, 1))
+    assert exc.value.line == 2 and not s.path(series).exists()
     # a calendar series takes no period_end column
     with pytest.raises(DataValidationError, match=r"expected exactly \['date', 'value'\]"):
         ingest(s, WSTS, _csv(tmp_path, "date,value,period_end\n2026-08-01,150,2026-08-31\n", "w.csv"),
                REAL_DATA_DIR, MAX, today=TODAY)
+
+
+def test_a_fiscal_row_ingested_without_a_period_end_is_never_dated_before_its_ingestion(tmp_path: Path) -> None:
+    """Store files from before the period_end column: a NVIDIA quarter there has no fiscal end, and its calendar
+    quarter's end + lag (2026-10-28) is weeks before the real release; it counts from its ingestion day."""
+    s = LocalStore(tmp_path / "store")
+    s.root.mkdir(parents=True)
+    pl.DataFrame({"ds": [date(2026, 7, 1)], "y": [95000.0], "previous_y": [None],
+                  "ingested_at": [datetime(2026, 11, 20, tzinfo=UTC)], "source": ["old.csv"]},
+                 schema={"ds": pl.Date, "y": pl.Float64, "previous_y": pl.Float64,
+                         "ingested_at": pl.Datetime("us", "UTC"), "source": pl.String}).write_parquet(
+        s.path(NVIDIA_DC))
+    prints = load_panel([NVIDIA_DC], data_dir=REAL_DATA_DIR, store=s, vintages=True)
+    assert prints.filter(pl.col("ds") == date(2026, 7, 1))["published"].to_list() == [date(2026, 11, 20)]
 
 
 def test_store_files_written_before_period_end_existed_still_read(tmp_path: Path) -> None:
