@@ -9,7 +9,7 @@ Flags (list column ``flags``):
 
 * ``SECONDARY``: the note says the figure was read only in secondary material;
 * ``CONFLICTING``: the note records sources that disagree (Microsoft's July-2026 figure);
-* ``DATE_APPROXIMATE``: only the month (``date_precision="month"``) or no date was printed;
+* ``DATE_APPROXIMATE``: only the month (``date_precision="month"``, dated its last day) or no date was printed;
 * ``NO_NUMBER``: a statement without a figure (Oracle's "higher than FY2026");
 * ``CONTEXT_ONLY``: not a company's guidance for its own capex (NVIDIA on its customers, an analyst
   consensus); returned only with ``include_context=True``.
@@ -58,7 +58,8 @@ def load_capex_guidance(data_dir: Path, *, include_context: bool = False) -> pl.
         raise DataValidationError(str(path), 1, f"missing column(s) {missing}")
     raw = pl.col("date_stated").str.strip_chars()
     day = raw.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-    month = (raw + "-01").str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    # only the month printed: known from its last day, never earlier (the statement may be from any day of it)
+    month = (raw + "-01").str.strptime(pl.Date, "%Y-%m-%d", strict=False).dt.month_end()
     low = pl.col("value_low_usd_bn").str.strip_chars().cast(pl.Float64, strict=False)
     high = pl.col("value_high_usd_bn").str.strip_chars().cast(pl.Float64, strict=False)
     blank = (pl.col("value_low_usd_bn").fill_null("") == "") & (pl.col("value_high_usd_bn").fill_null("") == "")
