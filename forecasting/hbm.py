@@ -375,11 +375,6 @@ def scenario_targets(fc: Forecaster) -> list[str]:
     return [t for t in MEMORY_TARGETS if t in fc.models] + ([HBM_ID] if HBM_ID in fc.models else [])
 
 
-def scenario_years(fc: Forecaster) -> list[int]:
-    """Calendar years a capex path may set: those the capex forecast completes."""
-    return annual_paths(fc.series(CAPEX_DRIVER))[0]
-
-
 def capex_annual(fc: Forecaster) -> AnnualPaths:
     """The capex forecast's calendar years (``annual_paths``); a clear error if the model cannot run scenarios."""
     if fc.hbm is None or CAPEX_DRIVER not in fc.models:

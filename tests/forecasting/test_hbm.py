@@ -16,9 +16,9 @@ from forecasting.hbm import (
     ScenarioError,
     ScenarioSpec,
     assumptions_of,
+    capex_annual,
     hbm_estimates,
     period_multipliers,
-    scenario_years,
 )
 from forecasting.result import to_dict
 from forecasting.scenarios import run_scenario
@@ -84,7 +84,7 @@ def test_higher_capex_never_lowers_hbm_or_memory(trained: TrainResult) -> None:
 def test_the_baseline_is_always_the_stored_forecast(trained: TrainResult) -> None:
     fc = trained.forecaster
     stored = to_dict(fc.result(HBM_ID, outlook_years=3))
-    r = run_scenario(fc, ScenarioSpec.named("base", [HBM_ID], scenario_years(fc)))
+    r = run_scenario(fc, ScenarioSpec.named("base", [HBM_ID], capex_annual(fc)[0]))
     fixed = run_scenario(fc, ScenarioSpec(name="content", values={}, targets=[HBM_ID], hbm_content=0.25))
     for res in (r, fixed):
         base, _ = res.targets[HBM_ID]
@@ -125,7 +125,7 @@ def test_bad_scenarios_are_refused_with_the_bounds(trained: TrainResult, spec: S
 
 def test_named_scenarios_and_a_saved_model(trained: TrainResult, tmp_path: Path) -> None:
     fc = trained.forecaster
-    years = scenario_years(fc)
+    years = capex_annual(fc)[0]
     bear = run_scenario(fc, ScenarioSpec.named("bear", None, years)).targets[HBM_ID][1].outlook
     bull = run_scenario(fc, ScenarioSpec.named("bull", None, years)).targets[HBM_ID][1].outlook
     assert all(num(b.value) < num(u.value) for b, u in zip(bear, bull, strict=True))
@@ -168,7 +168,7 @@ def test_cli_scenarios_answer_like_the_library_and_refuse_guidance_without_the_c
     r = CliRunner().invoke(app, ["scenario", "bull", "--json"])
     assert r.exit_code == 0, r.output
     body = json.loads(r.stdout)
-    direct = run_scenario(trained.forecaster, ScenarioSpec.named("bull", None, scenario_years(trained.forecaster)))
+    direct = run_scenario(trained.forecaster, ScenarioSpec.named("bull", None, capex_annual(trained.forecaster)[0]))
     for t, (base, scen) in direct.targets.items():
         assert body["targets"][t]["scenario"]["outlook"] == to_dict(scen)["outlook"]
         assert body["targets"][t]["baseline"]["outlook"] == to_dict(base)["outlook"]

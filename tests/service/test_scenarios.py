@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 
 import forecasting.scenarios as scenarios_module
-from forecasting.hbm import HBM_ID, MEMORY_TARGETS, NAMED_SCENARIOS, ScenarioError, ScenarioSpec, scenario_years
+from forecasting.hbm import HBM_ID, MEMORY_TARGETS, NAMED_SCENARIOS, ScenarioError, ScenarioSpec, capex_annual
 from forecasting.serving import LoadedModel
 from pipelines.config import DataSettings
 from pipelines.guidance import GUIDANCE_FILE
@@ -83,7 +83,7 @@ def test_plus_50pct_capex_raises_hbm_and_memory_above_the_stored_baseline(hbm_cl
 
 
 def test_named_bear_is_below_bull_and_base_is_the_baseline(hbm_client: TestClient, hbm_loaded: LoadedModel) -> None:
-    years = scenario_years(hbm_loaded.forecaster)
+    years = capex_annual(hbm_loaded.forecaster)[0]
     runs = {}
     for name in ("bear", "base", "bull"):
         r = _post(hbm_client, {"scenario": name, "targets": [HBM_ID]})
@@ -110,7 +110,7 @@ def test_other_modes(hbm_client: TestClient, hbm_loaded: LoadedModel) -> None:
     r = _post(hbm_client, {"capex": _capex({"2026": 40}, "yoy_growth_pct"), "targets": [HBM_ID, HBM_ID]})
     assert r.status_code == 200, r.text
     assert r.json()["scenario"]["targets"] == [HBM_ID]
-    years = scenario_years(hbm_loaded.forecaster)
+    years = capex_annual(hbm_loaded.forecaster)[0]
     base = {c["year"]: c["baseline"] for c in r.json()["capex"]}
     target = {str(years[1]): 1.2 * base[years[1]]}
     r = _post(hbm_client, {"capex": _capex(target, "absolute_usd_m"), "targets": ["micron_revenue"]})
@@ -124,7 +124,7 @@ def test_year_outside_the_forecast_is_409_naming_the_allowed_years(hbm_client: T
                                                                     hbm_loaded: LoadedModel) -> None:
     """A year is well formed (2000..2100, the schema says so); which years the capex forecast covers depends on
     the serving model, so an uncovered one conflicts with it (409), naming the covered ones."""
-    allowed = scenario_years(hbm_loaded.forecaster)
+    allowed = capex_annual(hbm_loaded.forecaster)[0]
     for year in ("2031", str(allowed[0] - 1)):
         err = _error(_post(hbm_client, {"capex": _capex({str(allowed[0]): 10, year: 10})}), 409)
         assert err["code"] == "invalid_scenario"
@@ -287,7 +287,7 @@ def test_key_is_canonical(hbm_loaded: LoadedModel) -> None:
     named = hbm.scenario_spec(hbm_loaded, NamedScenarioRequest(scenario="bull"))  # type: ignore[arg-type]
     explicit = hbm.scenario_spec(hbm_loaded, _request({"scenario": "bull", "targets": ALL_TARGETS}))
     assert hbm.scenario_key(hbm_loaded, named) == hbm.scenario_key(hbm_loaded, explicit)
-    y0, y1 = scenario_years(hbm_loaded.forecaster)[:2]
+    y0, y1 = capex_annual(hbm_loaded.forecaster)[0][:2]
     a = hbm.scenario_spec(hbm_loaded, _request(
         {"capex": {"mode": "yoy_growth_pct", "values": {str(y1): 5, str(y0): 10}}}))
     b = hbm.scenario_spec(hbm_loaded, _request(
