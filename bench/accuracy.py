@@ -4,6 +4,7 @@
     .venv/bin/python bench/accuracy.py --all      # + the leaderboard of every target at its primary horizon
     .venv/bin/python bench/accuracy.py --no-nowcast   # the headline without its nowcast (what the nowcast adds)
     .venv/bin/python bench/accuracy.py --as-of 2026-12-01   # the README's numbers (default: today)
+    .venv/bin/python bench/accuracy.py --memory-market   # + the memory market as served, replayed each June/December
 
 Everything here is computed on data as it was known at each origin (true vintages where the data has
 them) with the same code `chipcast train` serves from: combination weights and intervals at an origin use
@@ -44,15 +45,20 @@ from forecasting.evaluation import (  # noqa: E402
 from forecasting.reconcile import (  # noqa: E402
     CAPEX_PARTS,
     CAPEX_TOTALS,
+    MEMORY_MAKERS,
+    MEMORY_MARKET,
     bottom_up_backtest,
     joint_cutoffs,
     newest_rolling_origin,
     served_on,
 )
+from forecasting.result import OutlookYear  # noqa: E402
 from forecasting.targets import TARGETS  # noqa: E402
 from forecasting.track_record import REFERENCE_MODELS, summary, track_dates, track_record  # noqa: E402
+from forecasting.train import series_model, train  # noqa: E402
 from forecasting.zoo import BASELINES, COMBINATION  # noqa: E402
-from pipelines.panel import load_panel  # noqa: E402
+from pipelines.features import annual_totals  # noqa: E402
+from pipelines.panel import as_of, load_panel  # noqa: E402
 
 console = Console(width=160)
 HEADLINE = "wsts_worldwide_sales"
@@ -292,6 +298,48 @@ def capex_reconciliation(panel: pl.DataFrame, when: date, engine: LocalEngine) -
     return out
 
 
+def _mean(s: pl.Series) -> float:
+    v = s.mean()
+    return float(v) if isinstance(v, int | float) else float("nan")
+
+
+def _growth_row(origin: date, model: str, kind: str, o: OutlookYear, actual: dict[int, float]) -> dict[str, object]:
+    band = {i.level: (i.lo, i.hi) for i in o.growth_intervals}
+    row: dict[str, object] = {"origin": origin, "model": model, "kind": kind, "year": o.year,
+                              "growth_pct": o.growth_pct}
+    got = actual.get(o.year), actual.get(o.year - 1)
+    outcome = 100 * (got[0] / got[1] - 1) if got[0] is not None and got[1] else None
+    row["actual_pct"] = outcome
+    row["error_pp"] = o.growth_pct - outcome if outcome is not None and o.growth_pct is not None else None
+    for lv in (80, 95):
+        lo, hi = band.get(lv, (None, None))
+        row[f"hit_{lv}"] = None if outcome is None or lo is None or hi is None else bool(lo <= outcome <= hi)
+    return row
+
+
+def memory_market_replay(data_dir: Path, when: date, engine: LocalEngine) -> pl.DataFrame:
+    """The memory market as it would have been served each 1 June and 1 December, beside its own model.
+
+    At each date the memory group (the market and its makers) is trained as ``chipcast train`` would have
+    trained it then (``train(..., when=origin)``, true publication dates): the served market is the makers-driven
+    one where the makers could be tied to it, else its own annual model. Its current- and next-year growth is
+    scored on the market's calendar years as known on ``when``.
+    """
+    known = as_of(load_panel(data_dir=data_dir, vintages=True), when).filter(pl.col("unique_id") == MEMORY_MARKET)
+    totals = annual_totals(known.select("unique_id", "ds", "y"), TARGETS[MEMORY_MARKET].spec)
+    actual = dict(zip(totals["year"].to_list(), totals["y"].to_list(), strict=True))
+    rows = []
+    for origin in track_dates(date(2015, 1, 1), when):
+        res = train([MEMORY_MARKET, *MEMORY_MAKERS], data_dir=data_dir, when=origin, engine=engine)
+        served = res.forecaster.models.get(MEMORY_MARKET)
+        if served is None or MEMORY_MARKET not in res.evaluations:
+            continue
+        own = series_model(res.evaluations[MEMORY_MARKET], res.panel, origin)
+        for model, sm in (("served", served), ("own", own)):
+            rows += [_growth_row(origin, model, sm.kind, o, actual) for o in sm.outlook(levels=(80, 95), years=2)]
+    return pl.DataFrame(rows)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--all", action="store_true", help="also print every target's leaderboard summary")
@@ -299,6 +347,8 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=None, help="write the numbers to this file")
     ap.add_argument("--no-nowcast", action="store_true",
                     help="the headline series without its nowcast (to measure what the nowcast adds)")
+    ap.add_argument("--memory-market", action="store_true",
+                    help="also replay the memory market as served at every 1 June and 1 December (a few minutes)")
     args = ap.parse_args()
     when = date.fromisoformat(args.as_of) if args.as_of else date.today()
     engine = LocalEngine(n_jobs=-1)
@@ -405,6 +455,32 @@ def main() -> int:
                     add(f"{total} (served: bottom-up)", total, r)
         console.print(t)
         results["targets"] = rows
+    if args.memory_market:
+        mm = memory_market_replay(ROOT / "data", when, engine)
+        t = Table(title=f"{MEMORY_MARKET} as served vs its own annual model (growth %, outcome as known {when})")
+        for c in ("origin", "year", "served as", "served", "own", "outcome", "served 80/95% hit", "own 80/95% hit"):
+            t.add_column(c)
+        wide = mm.pivot(on="model", index=["origin", "year", "actual_pct"],
+                        values=["kind", "growth_pct", "error_pp", "hit_80", "hit_95"])
+        for r in wide.sort("origin", "year").iter_rows(named=True):
+            def fmt(v: object, spec: str = "+.1f") -> str:
+                return "-" if v is None else format(v, spec)
+            t.add_row(str(r["origin"]), str(r["year"]), str(r["kind_served"]), fmt(r["growth_pct_served"]),
+                      fmt(r["growth_pct_own"]), fmt(r["actual_pct"]), f"{r['hit_80_served']}/{r['hit_95_served']}",
+                      f"{r['hit_80_own']}/{r['hit_95_own']}")
+        console.print(t)
+        scored = wide.filter(pl.col("kind_served") == "derived", pl.col("actual_pct").is_not_null())
+        summary_mm = {
+            "questions": scored.height,
+            **{f"mae_pp_{m}": _mean(scored[f"error_pp_{m}"].abs()) for m in ("served", "own")},
+            **{f"hit_{lv}_{m}": _mean(scored[f"hit_{lv}_{m}"].cast(pl.Float64)) for lv in (80, 95)
+               for m in ("served", "own")},
+        }
+        console.print(f"where the served market was makers-driven ({summary_mm['questions']} questions with an "
+                      f"outcome): MAE {summary_mm['mae_pp_served']:.1f} pp served vs {summary_mm['mae_pp_own']:.1f} pp "
+                      f"own model; 80/95% hits {summary_mm['hit_80_served']:.2f}/{summary_mm['hit_95_served']:.2f} "
+                      f"vs {summary_mm['hit_80_own']:.2f}/{summary_mm['hit_95_own']:.2f}")
+        results["memory_market"] = {"rows": mm.to_dicts(), "makers_driven": summary_mm}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2, default=str))
