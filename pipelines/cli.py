@@ -177,6 +177,8 @@ def show_series(
         ("publication lag", f"{spec.publication_lag_days} days after period end"),
         ("calendar-year rule", spec.annual_agg),
         ("fiscal calendar", spec.fiscal_calendar),
+        ("ingest file", "- (derived: ingest its parts)" if spec.is_derived else
+         "date,value,period_end (the fiscal period's last day)" if spec.fiscal_periods else "date,value"),
         ("vintages", {"true": f"true: {prints.height} prints, {revised} periods printed with differing values; "
                                "as_of() gives values as printed on a date",
                       "latest": "latest values only (revisions in the sources cannot be unwound)"}[spec.vintages]

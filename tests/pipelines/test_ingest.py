@@ -486,3 +486,12 @@ def test_store_files_written_before_period_end_existed_still_read(tmp_path: Path
         date(2026, 8, 31)]
     report = ingest(s, WSTS, _csv(tmp_path, "date,value\n2026-09-01,160\n"), REAL_DATA_DIR, MAX, today=TODAY)
     assert report.added == 1 and s.versions(WSTS).height == 2
+
+
+def test_data_show_says_which_columns_an_ingest_file_takes() -> None:
+    for sid, columns in ((NVIDIA_DC, "date,value,period_end"), (WSTS, "date,value"),
+                         ("capex_hyperscalers_total", "derived: ingest its parts")):
+        r = CliRunner().invoke(app, ["data", "show", sid])
+        assert r.exit_code == 0, r.output
+        line = next(x for x in r.output.splitlines() if x.startswith("ingest file"))
+        assert columns in line and (sid != WSTS or "period_end" not in line)
