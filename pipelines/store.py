@@ -250,47 +250,50 @@ def _check_period_end(lf: pl.LazyFrame, spec: SeriesSpec) -> pl.LazyFrame:
     return lf.with_columns(end.alias("period_end"), problem.alias("problem"))
 
 
-def _check_fiscal_ends(new: pl.DataFrame, snapshot: pl.DataFrame, stored: pl.DataFrame, spec: SeriesSpec,
-                       name: str) -> None:
-    """A fiscal period end must fit the series' own calendar: the end already known for the same period (a
-    revision), else one period after the previous period's end or before the next one's (known, or in the
-    same file), within ``FISCAL_END_TOLERANCE_DAYS`` (13-week quarters and 53-week years drift a few days
-    against calendar months). Catches a period end that passes the broad range check but would date the
-    figure months early (the period's first day typed as its end) or a quarter late."""
-    known = (
+def _known_ends(snapshot: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
+    """``ds, period_end`` as recorded now: the store's newest end over the snapshot's (rows without one skipped)."""
+    return (
         pl.concat([snapshot.select("ds", "period_end"), stored.select("ds", "period_end")])
         .filter(pl.col("period_end").is_not_null())
         .unique("ds", keep="last", maintain_order=True)
     )
-    anchors = pl.concat([known, new.join(known, on="ds", how="anti").select("ds", "period_end")])
+
+
+def _check_fiscal_ends(new: pl.DataFrame, known: pl.DataFrame, spec: SeriesSpec, name: str) -> None:
+    """A fiscal period end must fit the series' own calendar: within ``FISCAL_END_TOLERANCE_DAYS`` of the end
+    already recorded for the same period (a revision), or of one period after the previous period's end, or of
+    one period before the next one's (13-week quarters and 53-week years drift a few days against calendar
+    months). Neighbours come from the file itself first (the newest statement), then from what is recorded.
+    Any one fitting anchor suffices, so an end recorded wrongly can be corrected (its neighbours vouch for the
+    correction) and never blocks the quarters after it. Catches an end that passes the broad range check but
+    would date the figure months early (the period's first day typed as its end) or a quarter late."""
+    anchors = pl.concat([new.select("ds", "period_end"), known.join(new, on="ds", how="anti")])
     step, back = spec.interval, f"-{spec.interval}"
-    check = (
-        new.lazy()
-        .join(known.lazy().rename({"period_end": "same"}), on="ds", how="left")
-        .join(anchors.lazy().select(pl.col("ds").dt.offset_by(step),
-                                    pl.col("period_end").dt.offset_by(step).alias("after_previous")),
-              on="ds", how="left")
-        .join(anchors.lazy().select(pl.col("ds").dt.offset_by(back),
-                                    pl.col("period_end").dt.offset_by(back).alias("before_next")),
-              on="ds", how="left")
-        .with_columns(
-            pl.when(pl.col("same").is_not_null()).then(pl.lit("the end already recorded for this period"))
-            .when(pl.col("after_previous").is_not_null()).then(pl.lit("one period after the previous period's end"))
-            .when(pl.col("before_next").is_not_null()).then(pl.lit("one period before the next period's end"))
-            .alias("why"),
-            pl.coalesce("same", "after_previous", "before_next").alias("expected"),
-        )
-        .filter((pl.col("period_end") - pl.col("expected")).dt.total_days().abs() > FISCAL_END_TOLERANCE_DAYS)
+    candidates = {
+        "the end already recorded for this period": known.lazy(),
+        "one period after the previous period's end": anchors.lazy().select(
+            pl.col("ds").dt.offset_by(step), pl.col("period_end").dt.offset_by(step)),
+        "one period before the next period's end": anchors.lazy().select(
+            pl.col("ds").dt.offset_by(back), pl.col("period_end").dt.offset_by(back)),
+    }
+    off = (
+        pl.concat([lf.rename({"period_end": "expected"}).with_columns(pl.lit(why).alias("why"),
+                                                                      pl.lit(k).alias("rank"))
+                   for k, (why, lf) in enumerate(candidates.items())])
+        .join(new.lazy().select("line", "ds", "period_end"), on="ds", how="inner")
+        .with_columns((pl.col("period_end") - pl.col("expected")).dt.total_days().abs().alias("days"))
+        .group_by("line", "ds", "period_end")
+        .agg(pl.all().sort_by("days", "rank").first())  # the closest anchor speaks for the row
+        .filter(pl.col("days") > FISCAL_END_TOLERANCE_DAYS)
         .sort("line")
         .collect()
     )
-    if check.height:
-        r = check.row(0, named=True)
+    if off.height:
+        r = off.row(0, named=True)
         raise DataValidationError(
             name, r["line"],
-            f"period_end {r['period_end']} for the period dated {r['ds']} is "
-            f"{abs((r['period_end'] - r['expected']).days)} days from {r['expected']}, {r['why']} "
-            f"({spec.id}: {spec.fiscal_calendar}); check the date")
+            f"period_end {r['period_end']} for the period dated {r['ds']} is {r['days']} days from "
+            f"{r['expected']}, {r['why']} ({spec.id}: {spec.fiscal_calendar}); check the date")
 
 
 def read_ingest_file(path: Path, spec: SeriesSpec, max_bytes: int) -> pl.DataFrame:
@@ -441,15 +444,19 @@ def ingest(
         now = datetime.now(UTC)  # under the lock: two ingests of one series are stamped in the order they wrote
         snapshot_full = load_snapshot_series(spec, data_dir)
         stored_full = store.latest(series_id)
+        known_ends = _known_ends(snapshot_full, stored_full)
         if spec.fiscal_periods:
-            _check_fiscal_ends(new, snapshot_full, stored_full, spec, str(file))
+            _check_fiscal_ends(new, known_ends, spec, str(file))
         snapshot = snapshot_full.select("ds", "y")
         stored = stored_full.select("ds", "y")
         current = pl.concat([snapshot.join(stored, on="ds", how="anti"), stored]).sort("ds")
         _check_plausible(new, current, spec, str(file), accept_outliers=accept_outliers,
                          accept_revisions=accept_revisions)
-        merged = new.join(current.rename({"y": "current_y"}), on="ds", how="left")
-        changed = merged.filter(pl.col("current_y").is_null() | (pl.col("current_y") != pl.col("y")))
+        merged = (new.join(current.rename({"y": "current_y"}), on="ds", how="left")
+                  .join(known_ends.rename({"period_end": "current_end"}), on="ds", how="left"))
+        # a corrected fiscal period end alone is a change too (its value unchanged)
+        moved_end = pl.col("period_end").is_not_null() & (pl.col("current_end") != pl.col("period_end")).fill_null(True)
+        changed = merged.filter(pl.col("current_y").is_null() | (pl.col("current_y") != pl.col("y")) | moved_end)
         rows = changed.select(
             "ds",
             "y",

@@ -495,3 +495,23 @@ def test_data_show_says_which_columns_an_ingest_file_takes() -> None:
         assert r.exit_code == 0, r.output
         line = next(x for x in r.output.splitlines() if x.startswith("ingest file"))
         assert columns in line and (sid != WSTS or "period_end" not in line)
+
+
+def test_a_wrong_fiscal_end_already_stored_can_be_corrected_and_blocks_nothing_after(tmp_path: Path) -> None:
+    """A store written before the calendar check held 2026-07-01 as the end of the quarter dated 2026-07-01 (the
+    period's first day). Correcting the end alone (same value) is recorded, and the next quarter then fits.
+    Values are synthetic (tests only)."""
+    s = LocalStore(tmp_path / "store")
+    s.root.mkdir(parents=True)
+    pl.DataFrame({"ds": [date(2026, 7, 1)], "y": [95000.0], "previous_y": [None],
+                  "ingested_at": [datetime(2026, 11, 25, tzinfo=UTC)], "source": ["old.csv"],
+                  "period_end": [date(2026, 7, 1)]},
+                 schema={"ds": pl.Date, "y": pl.Float64, "previous_y": pl.Float64,
+                         "ingested_at": pl.Datetime("us", "UTC"), "source": pl.String,
+                         "period_end": pl.Date}).write_parquet(s.path(NVIDIA_DC))
+    fix = _csv(tmp_path, "date,value,period_end\n2026-07-01,95000,2026-10-25\n", "fix.csv")
+    report = ingest(s, NVIDIA_DC, fix, REAL_DATA_DIR, MAX, today=date(2026, 12, 1))
+    assert (report.added, report.revised, report.unchanged) == (0, 1, 0)
+    assert s.latest(NVIDIA_DC)["period_end"].to_list() == [date(2026, 10, 25)]
+    nxt = _csv(tmp_path, "date,value,period_end\n2026-10-01,99000,2027-01-31\n", "next.csv")
+    assert ingest(s, NVIDIA_DC, nxt, REAL_DATA_DIR, MAX, today=date(2027, 3, 1)).added == 1
