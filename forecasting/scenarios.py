@@ -106,7 +106,11 @@ def guidance_spec(fc: Forecaster, guidance: pl.DataFrame, targets: list[str] | N
     model_as_of = date.fromisoformat(fc.meta.as_of)
     candidates: dict[tuple[str, int], dict[str, Any]] = {}
     statements: list[dict[str, Any]] = []
-    for row in guidance.sort("date_stated", nulls_last=False).iter_rows(named=True):
+    # a statement dated by month only counts as known from the month's last day, but may have been made on its
+    # first: ordered by that, so it never supersedes a dated statement of the same month it may have preceded
+    made = pl.when(pl.col("date_precision") == "month").then(pl.col("date_stated").dt.month_start())
+    in_order = guidance.sort(made.otherwise(pl.col("date_stated")), nulls_last=False, maintain_order=True)
+    for row in in_order.iter_rows(named=True):
         flags = list(row["flags"] or [])
         series_id = by_ticker.get(str(row["ticker"]))
         m = _CALENDAR_YEAR.match((row["period_covered"] or "").strip())

@@ -397,3 +397,33 @@ def test_unreadable_guidance_is_503_naming_the_problem(client: TestClient, monke
     assert str(tmp_path) not in err["message"] and "Traceback" not in err["message"]
     # the other scenarios never read the file: the small champion refuses them as before (no capex model)
     assert _error(_post(client, {"scenario": "bull"}), 409)["code"] == "invalid_scenario"
+
+
+def test_a_month_only_statement_never_supersedes_a_dated_one_it_may_have_preceded(hbm_loaded: LoadedModel) -> None:
+    """Synthetic statements (tests only): Amazon's 2026 capex said "in November" (known from 30 November) and on
+    15 November. The month-only one may have come first, so the dated one is the latest usable guidance."""
+    from datetime import date
+
+    import polars as pl
+
+    from pipelines.guidance import load_capex_guidance
+    from tests.conftest import REAL_DATA_DIR
+
+    real = load_capex_guidance(REAL_DATA_DIR, include_context=True)
+    template = real.filter(pl.col("company") == "Amazon").head(1)
+    synthetic = pl.concat([
+        real.filter(pl.col("company") != "Amazon"),
+        template.with_columns(pl.lit(date(2026, 11, 30)).alias("date_stated"), pl.lit("month").alias("date_precision"),
+                              pl.lit(100.0).alias("low_usd_bn"), pl.lit(100.0).alias("high_usd_bn"),
+                              pl.lit("calendar 2026").alias("period_covered"), pl.lit([], dtype=pl.List(pl.String))
+                              .alias("flags")),
+        template.with_columns(pl.lit(date(2026, 11, 15)).alias("date_stated"), pl.lit("day").alias("date_precision"),
+                              pl.lit(200.0).alias("low_usd_bn"), pl.lit(200.0).alias("high_usd_bn"),
+                              pl.lit("calendar 2026").alias("period_covered"), pl.lit([], dtype=pl.List(pl.String))
+                              .alias("flags")),
+    ])
+    fc = hbm_loaded.forecaster
+    assert 2026 in capex_annual(fc)[0] and date.fromisoformat(fc.meta.as_of) >= date(2026, 11, 30)
+    spec = scenarios_module.guidance_spec(fc, synthetic)
+    used = [s for s in spec.statements if s["used"] and s["company"] == "Amazon"]
+    assert [(s["date_stated"], s["midpoint_usd_bn"]) for s in used] == [("2026-11-15", 200.0)]
