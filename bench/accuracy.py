@@ -462,14 +462,18 @@ def main() -> int:
             t.add_column(c)
         wide = mm.pivot(on="model", index=["origin", "year", "actual_pct"],
                         values=["kind", "growth_pct", "error_pp", "hit_80", "hit_95"])
+        def fmt(v: object, spec: str = "+.1f") -> str:
+            return "-" if v is None else format(v, spec)
+
         for r in wide.sort("origin", "year").iter_rows(named=True):
-            def fmt(v: object, spec: str = "+.1f") -> str:
-                return "-" if v is None else format(v, spec)
             t.add_row(str(r["origin"]), str(r["year"]), str(r["kind_served"]), fmt(r["growth_pct_served"]),
                       fmt(r["growth_pct_own"]), fmt(r["actual_pct"]), f"{r['hit_80_served']}/{r['hit_95_served']}",
                       f"{r['hit_80_own']}/{r['hit_95_own']}")
         console.print(t)
-        scored = wide.filter(pl.col("kind_served") == "derived", pl.col("actual_pct").is_not_null())
+        # the same questions for both: an outcome, and a growth from each model (the makers-driven market can
+        # start a year later than the market's own model)
+        scored = wide.filter(pl.col("kind_served") == "derived", pl.col("actual_pct").is_not_null(),
+                             pl.col("error_pp_served").is_not_null(), pl.col("error_pp_own").is_not_null())
         summary_mm = {
             "questions": scored.height,
             **{f"mae_pp_{m}": _mean(scored[f"error_pp_{m}"].abs()) for m in ("served", "own")},

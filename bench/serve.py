@@ -159,7 +159,7 @@ def free_port() -> int:
 
 def env() -> dict[str, str]:
     out = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for name in [k for k in out if k.startswith("CHIPCAST_") or k == "MLFLOW_TRACKING_URI"]:
+    for name in [k for k in out if k.startswith("CHIPCAST_") or k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")]:
         out.pop(name)
     return out
 

@@ -348,8 +348,8 @@ def start_server(cfg: SoakConfig, workdir: Path) -> Server:
         "CHIPCAST_RATE_LIMIT_BURST": str(cfg.rate_limit_burst),
         "CHIPCAST_CORS_ORIGINS": "",
     }
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.pop("CHIPCAST_MLFLOW_TRACKING_URI", None)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "CHIPCAST_MLFLOW_TRACKING_URI"):
+        env.pop(name, None)
     port = free_port()
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:  # a file, not a pipe: a full pipe would stall the server mid-soak
