@@ -57,14 +57,17 @@ def _store_prints(spec: SeriesSpec, store: LocalStore, snapshot: pl.DataFrame) -
     # a fiscal series' rows carry their own period end. Rows ingested before the column existed have none: the
     # calendar quarter's end can be weeks before the fiscal one (NVIDIA), so such a row is never dated before
     # the day it was ingested
-    period_end = pl.coalesce(pl.col("period_end"), spec.period_end_expr())
+    # (a revision of a snapshot period takes the snapshot's end)
+    snapshot_end = snapshot.select("ds", pl.col("period_end").alias("snapshot_end")).unique("ds", keep="last")
+    period_end = pl.coalesce(pl.col("period_end"), pl.col("snapshot_end"), spec.period_end_expr())
     nominal = period_end.dt.offset_by(f"{spec.publication_lag_days}d")
-    undated = pl.col("period_end").is_null() & pl.lit(spec.fiscal_periods)
+    undated = pl.col("period_end").is_null() & pl.col("snapshot_end").is_null() & pl.lit(spec.fiscal_periods)
     first_in_store = (pl.int_range(pl.len()).over("ds") == 0) & ~undated
     in_snapshot = pl.col("ds").is_in(snapshot["ds"].unique().implode())
     ingested = pl.col("ingested_at").dt.date()
     return (
         versions.lazy()
+        .join(snapshot_end.lazy(), on="ds", how="left")
         .sort("ingested_at", maintain_order=True)
         .with_columns(
             pl.lit(spec.id).alias("unique_id"),

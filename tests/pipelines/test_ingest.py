@@ -463,13 +463,16 @@ def test_a_fiscal_row_ingested_without_a_period_end_is_never_dated_before_its_in
     quarter's end + lag (2026-10-28) is weeks before the real release; it counts from its ingestion day."""
     s = LocalStore(tmp_path / "store")
     s.root.mkdir(parents=True)
-    pl.DataFrame({"ds": [date(2026, 7, 1)], "y": [95000.0], "previous_y": [None],
-                  "ingested_at": [datetime(2026, 11, 20, tzinfo=UTC)], "source": ["old.csv"]},
+    pl.DataFrame({"ds": [date(2026, 4, 1), date(2026, 7, 1)], "y": [89100.0, 95000.0], "previous_y": [89023.0, None],
+                  "ingested_at": [datetime(2026, 11, 20, tzinfo=UTC)] * 2, "source": ["old.csv"] * 2},
                  schema={"ds": pl.Date, "y": pl.Float64, "previous_y": pl.Float64,
                          "ingested_at": pl.Datetime("us", "UTC"), "source": pl.String}).write_parquet(
         s.path(NVIDIA_DC))
     prints = load_panel([NVIDIA_DC], data_dir=REAL_DATA_DIR, store=s, vintages=True)
     assert prints.filter(pl.col("ds") == date(2026, 7, 1))["published"].to_list() == [date(2026, 11, 20)]
+    # a revision of a snapshot quarter shows the snapshot's fiscal end, not the calendar quarter's
+    revised = prints.filter(pl.col("ds") == date(2026, 4, 1), pl.col("y") == 89100.0).row(0, named=True)
+    assert (revised["period_end"], revised["published"]) == (date(2026, 7, 26), date(2026, 11, 20))
 
 
 def test_store_files_written_before_period_end_existed_still_read(tmp_path: Path) -> None:
