@@ -231,8 +231,8 @@ def _check_period_end(lf: pl.LazyFrame, spec: SeriesSpec) -> pl.LazyFrame:
     """Parse ``period_end_text`` and add its problems to rows that have none yet.
 
     A fiscal period is filed under a calendar period that holds its end or overlaps it most (NVIDIA's quarter
-    ending in late July is dated April), so its end lies from the dated period's first day up to the end of
-    the following period; anything else is a slip (a wrong year, the period's start typed twice).
+    ending in late July is dated April), so its end lies after the dated period's first day and no later than
+    the end of the following period; anything else is a slip (a wrong year, the period's start typed twice).
     """
     if not spec.fiscal_periods:
         return lf.with_columns(pl.lit(None, dtype=pl.Date).alias("period_end"))
