@@ -54,10 +54,15 @@ from forecasting.reconcile import (  # noqa: E402
 )
 from forecasting.result import OutlookYear  # noqa: E402
 from forecasting.targets import TARGETS  # noqa: E402
-from forecasting.track_record import REFERENCE_MODELS, summary, track_dates, track_record  # noqa: E402
+from forecasting.track_record import (  # noqa: E402
+    REFERENCE_MODELS,
+    growth_by_year,
+    summary,
+    track_dates,
+    track_record,
+)
 from forecasting.train import series_model, train  # noqa: E402
 from forecasting.zoo import BASELINES, COMBINATION  # noqa: E402
-from pipelines.features import annual_totals  # noqa: E402
 from pipelines.panel import as_of, load_panel  # noqa: E402
 
 console = Console(width=160)
@@ -303,12 +308,11 @@ def _mean(s: pl.Series) -> float:
     return float(v) if isinstance(v, int | float) else float("nan")
 
 
-def _growth_row(origin: date, model: str, kind: str, o: OutlookYear, actual: dict[int, float]) -> dict[str, object]:
+def _growth_row(origin: date, model: str, kind: str, o: OutlookYear, growth: dict[int, float]) -> dict[str, object]:
     band = {i.level: (i.lo, i.hi) for i in o.growth_intervals}
     row: dict[str, object] = {"origin": origin, "model": model, "kind": kind, "year": o.year,
                               "growth_pct": o.growth_pct}
-    got = actual.get(o.year), actual.get(o.year - 1)
-    outcome = 100 * (got[0] / got[1] - 1) if got[0] is not None and got[1] else None
+    outcome = growth.get(o.year)
     row["actual_pct"] = outcome
     row["error_pp"] = o.growth_pct - outcome if outcome is not None and o.growth_pct is not None else None
     for lv in (80, 95):
@@ -317,7 +321,7 @@ def _growth_row(origin: date, model: str, kind: str, o: OutlookYear, actual: dic
     return row
 
 
-def memory_market_replay(data_dir: Path, when: date, engine: LocalEngine) -> pl.DataFrame:
+def memory_market_replay(panel: pl.DataFrame, data_dir: Path, when: date, engine: LocalEngine) -> pl.DataFrame:
     """The memory market as it would have been served each 1 June and 1 December, beside its own model.
 
     At each date the memory group (the market and its makers) is trained as ``chipcast train`` would have
@@ -325,9 +329,8 @@ def memory_market_replay(data_dir: Path, when: date, engine: LocalEngine) -> pl.
     one where the makers could be tied to it, else its own annual model. Its current- and next-year growth is
     scored on the market's calendar years as known on ``when``.
     """
-    known = as_of(load_panel(data_dir=data_dir, vintages=True), when).filter(pl.col("unique_id") == MEMORY_MARKET)
-    totals = annual_totals(known.select("unique_id", "ds", "y"), TARGETS[MEMORY_MARKET].spec)
-    actual = dict(zip(totals["year"].to_list(), totals["y"].to_list(), strict=True))
+    known = as_of(panel, when).filter(pl.col("unique_id") == MEMORY_MARKET)
+    actual = growth_by_year(known, TARGETS[MEMORY_MARKET].spec)
     rows = []
     for origin in track_dates(date(2015, 1, 1), when):
         res = train([MEMORY_MARKET, *MEMORY_MAKERS], data_dir=data_dir, when=origin, engine=engine)
@@ -456,7 +459,7 @@ def main() -> int:
         console.print(t)
         results["targets"] = rows
     if args.memory_market:
-        mm = memory_market_replay(ROOT / "data", when, engine)
+        mm = memory_market_replay(panel, ROOT / "data", when, engine)
         t = Table(title=f"{MEMORY_MARKET} as served vs its own annual model (growth %, outcome as known {when})")
         for c in ("origin", "year", "served as", "served", "own", "outcome", "served 80/95% hit", "own 80/95% hit"):
             t.add_column(c)

@@ -25,7 +25,7 @@ from forecasting.result import ForecastResult, to_dict
 from forecasting.targets import LEVELS, TARGETS, NotATargetError
 from forecasting.train import TrainResult, train, with_coherent_groups
 from pipelines.catalog import UnknownSeriesError, get_spec
-from pipelines.errors import DataValidationError, StoreError
+from pipelines.errors import DataValidationError, StoreError, first_line
 from pipelines.store import LocalStore
 
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -150,7 +150,7 @@ def _log_best_effort(what: str, log: Callable[[], str]) -> None:
         run_id = log()
     except Exception as exc:
         err_console.print(f"[yellow]warning:[/] the {what} was not logged to MLflow: {type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:200] if str(exc) else ''}")
+                          f"{first_line(exc, 200)}")
         return
     err_console.print(f"logged MLflow run {run_id}")
 

@@ -66,7 +66,8 @@ def model_at(ev: Evaluation, origin_id: int, model: str = COMBINATION) -> Series
     )
 
 
-def _growth_by_year(known: pl.DataFrame, spec: object) -> dict[int, float]:
+def growth_by_year(known: pl.DataFrame, spec: object) -> dict[int, float]:
+    """Calendar-year growth in % (the catalog's annual rule) for every year whose previous year is complete."""
     tot = annual_totals(known.select("ds", "y"), spec)  # type: ignore[arg-type]
     values = dict(zip(tot["year"].to_list(), tot["y"].to_list(), strict=True))
     return {y: 100 * (v / values[y - 1] - 1) for y, v in values.items() if y - 1 in values and values[y - 1]}
@@ -75,7 +76,7 @@ def _growth_by_year(known: pl.DataFrame, spec: object) -> dict[int, float]:
 def actual_growth(ev: Evaluation) -> pl.DataFrame:
     """``year, first_pct, first_published, latest_pct``: growth as first announced and as known now."""
     spec = ev.cfg.spec
-    latest = _growth_by_year(ev.latest(), spec)
+    latest = growth_by_year(ev.latest(), spec)
     prints = ev.prints
     rows = []
     for year in sorted(latest):
@@ -86,7 +87,7 @@ def actual_growth(ev: Evaluation) -> pl.DataFrame:
             continue
         announced = firsts["published"].max()
         assert isinstance(announced, date)
-        first = _growth_by_year(as_of(prints.with_columns(pl.lit(spec.id).alias("unique_id")), announced), spec)
+        first = growth_by_year(as_of(prints.with_columns(pl.lit(spec.id).alias("unique_id")), announced), spec)
         rows.append({"year": year, "first_pct": first.get(year), "first_published": announced,
                      "latest_pct": latest[year]})
     return pl.DataFrame(rows, schema={"year": pl.Int64, "first_pct": pl.Float64, "first_published": pl.Date,

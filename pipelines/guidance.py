@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.errors import DataValidationError
-from pipelines.sources import _FIRST_LINE, read_header
+from pipelines.sources import _FIRST_LINE, read_header, statement_date
 
 GUIDANCE_FILE = "raw/update_2026/capex_guidance_2026.csv"
 
@@ -59,7 +59,7 @@ def load_capex_guidance(data_dir: Path, *, include_context: bool = False) -> pl.
     raw = pl.col("date_stated").str.strip_chars()
     day = raw.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
     # only the month printed: known from its last day, never earlier (the statement may be from any day of it)
-    month = (raw + "-01").str.strptime(pl.Date, "%Y-%m-%d", strict=False).dt.month_end()
+    stated = statement_date(raw)
     low = pl.col("value_low_usd_bn").str.strip_chars().cast(pl.Float64, strict=False)
     high = pl.col("value_high_usd_bn").str.strip_chars().cast(pl.Float64, strict=False)
     blank = (pl.col("value_low_usd_bn").fill_null("") == "") & (pl.col("value_high_usd_bn").fill_null("") == "")
@@ -69,8 +69,8 @@ def load_capex_guidance(data_dir: Path, *, include_context: bool = False) -> pl.
         pl.scan_csv(path, infer_schema=False)
         .with_row_index("line", offset=_FIRST_LINE)
         .with_columns(
-            pl.coalesce(day, month).alias("date"),
-            pl.when(day.is_not_null()).then(pl.lit("day")).when(month.is_not_null()).then(pl.lit("month"))
+            stated.alias("date"),
+            pl.when(day.is_not_null()).then(pl.lit("day")).when(stated.is_not_null()).then(pl.lit("month"))
             .otherwise(pl.lit("unknown")).alias("date_precision"),
             low.alias("low"),
             high.alias("high"),

@@ -96,7 +96,7 @@ def _io_reason(exc: BaseException) -> str:
     match = re.search(r"os error (\d+)", str(exc))
     if match:
         return os.strerror(int(match.group(1)))
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return first_line(exc) or type(exc).__name__
 
 
 def _open_temp(path: Path) -> tuple[int, Path]:
@@ -219,7 +219,7 @@ def _read_checked(path: Path, spec: SeriesSpec, max_bytes: int) -> pl.DataFrame:
         )
         checked = _check_period_end(validate_raw(lf, spec, allow_blank_values=False), spec).collect()
     except pl.exceptions.PolarsError as exc:
-        raise DataValidationError(name, None, f"not a readable CSV: {str(exc).splitlines()[0]}") from None
+        raise DataValidationError(name, None, f"not a readable CSV: {first_line(exc)}") from None
     if checked.height == 0:
         raise DataValidationError(name, None, "file has a header but no data rows")
     raise_first_problem(checked)
