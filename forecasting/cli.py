@@ -279,7 +279,9 @@ def scenario_cmd(
     from forecasting.scenarios import GUIDANCE, guidance_spec, run_scenario, scenario_to_dict
     from forecasting.tracking import ModelUnavailableError, load_model
     from pipelines.config import get_data_settings
+    from pipelines.fx import FX_SERIES
     from pipelines.guidance import load_capex_guidance
+    from pipelines.panel import load_panel
 
     try:
         loaded = load_model("champion")
@@ -301,7 +303,9 @@ def scenario_cmd(
             spec = ScenarioSpec(mode=mode, values=values, targets=list(target or []),  # type: ignore[arg-type]
                                 description="user-supplied capex path")
         spec.hbm_content = hbm_content
-        result = run_scenario(loaded.forecaster, spec)
+        data = get_data_settings()
+        rates = load_panel(FX_SERIES.values(), data_dir=data.data_dir, store=LocalStore(data.store_dir))
+        result = run_scenario(loaded.forecaster, spec, rates)
     except (ScenarioError, ModelUnavailableError, *USER_ERRORS) as exc:
         raise _fail(str(exc)) from None
     body = scenario_to_dict(result, loaded.metadata(), today=date.today())

@@ -16,10 +16,11 @@ series' sample paths is totalled per calendar year (the catalog rule) and multip
 parameters, so ``hbm_revenue`` has the same forecast, outlook and interval shape as every series.
 
 Scenarios act on the capex path. Every scenario is checked by :func:`validate` (one place; a
-:class:`ScenarioError` becomes a 422 in the API and exit 2 in the CLI). Memory revenues keep their
-backtested forecasts as the baseline and are scaled by ``capex_multiplier ** elasticity`` under a
-scenario, with the elasticity (YoY log growth on capex YoY log growth, OLS, >= 0) sampled from its
-standard error. Annual multipliers are spread over quarters smoothly (:func:`period_multipliers`).
+:class:`ScenarioError` becomes a 409 in the API and exit 2 in the CLI). Memory revenues keep their
+backtested forecasts as the baseline; under a scenario the makers are scaled by
+``capex_multiplier ** elasticity``, with the elasticity (YoY log growth on capex YoY log growth, OLS, >= 0)
+sampled from its standard error, and the memory market, tied to its makers, moves as their US$ sum does.
+Annual multipliers are spread over quarters smoothly (:func:`period_multipliers`).
 """
 
 from __future__ import annotations
@@ -36,9 +37,12 @@ import numpy as np
 import polars as pl
 
 from forecasting.artifact import Forecaster, SeriesModel
+from forecasting.reconcile import MAKERS_DRIVEN, MEMORY_MAKERS, MEMORY_MARKET, market_under
 from forecasting.result import DataStatus, MethodInfo
 from pipelines.catalog import Frequency, SeriesSpec, get_spec
 from pipelines.features import annual_totals
+from pipelines.fx import FX_SERIES
+from pipelines.panel import as_of
 
 CAPEX_DRIVER = "capex_hyperscalers_total"
 ACCELERATOR = "nvidia_datacenter_revenue"
@@ -404,13 +408,14 @@ def validate(fc: Forecaster, spec: ScenarioSpec, capex_years: AnnualPaths | None
     out = [f"{y}={v:g}" for y, v in spec.values.items() if not (math.isfinite(v) and lo <= v <= hi)]
     if spec.mode == "absolute_usd_m":
         base = dict(zip(years, capex_years[1], strict=True))
-        out = [f"{y}={v:g}" for y, v in spec.values.items()
+        out = [f"{y}={v:g} (allowed {lo * base[y]:,.0f}..{hi * base[y]:,.0f})" for y, v in spec.values.items()
                if not (math.isfinite(v) and lo * base[y] <= v <= hi * base[y])]
         if out:
-            raise ScenarioError(f"absolute capex values must lie between {lo}x and {hi}x the baseline year; "
-                                f"out of bounds: {', '.join(out)}")
+            raise ScenarioError(f"absolute capex values (US$ m) must lie between {lo}x and {hi}x the baseline "
+                                f"year; out of bounds: {', '.join(out)}")
     elif out:
         raise ScenarioError(f"{spec.mode} values must lie between {lo:g} and {hi:g}; out of bounds: {', '.join(out)}")
+    _check_published_floor(fc, spec, capex_years)
     if spec.hbm_content is not None:
         clo, chi = HBM_CONTENT_BOUNDS
         if not (math.isfinite(spec.hbm_content) and clo <= spec.hbm_content <= chi):
@@ -418,6 +423,27 @@ def validate(fc: Forecaster, spec: ScenarioSpec, capex_years: AnnualPaths | None
                                 f"data-center revenue; calibrated range "
                                 f"{assumptions_of(fc).hbm_content.low:.3f}..{assumptions_of(fc).hbm_content.high:.3f})")
     return replace(spec, targets=targets)
+
+
+def published_capex(fc: Forecaster) -> dict[int, float]:
+    """Per calendar year the capex forecast has, what that year's published quarters already add up to."""
+    capex = fc.series(CAPEX_DRIVER)
+    years = {d.year for d in capex.dates()}
+    part = (capex.history.drop_nulls("y").filter(pl.col("ds").dt.year().is_in(sorted(years)))
+            .group_by(pl.col("ds").dt.year().alias("year")).agg(pl.col("y").sum()))
+    return {int(y): float(v) for y, v in part.iter_rows()}
+
+
+def _check_published_floor(fc: Forecaster, spec: ScenarioSpec, capex_years: AnnualPaths) -> None:
+    """A scenario cannot take back capex already spent: a year's scenario total is at least what its
+    published quarters add up to (2026 at -75% asked for less than the first half had already reported)."""
+    floor = published_capex(fc)
+    path = capex_path(fc, spec, capex_years)
+    below = [f"{y}: {path.scenario[y]:,.0f} < {floor[y]:,.0f} published"
+             for y in path.years if y in floor and path.scenario[y] < floor[y]]
+    if below:
+        raise ScenarioError("scenario capex (US$ m) below what the year's published quarters already add up to "
+                            f"({'; '.join(below)}); a partly published year's scenario total must be at least that")
 
 
 @dataclass
@@ -481,13 +507,32 @@ def period_multipliers(dates: list[date], annual: dict[int, float]) -> np.ndarra
 
 
 def scenario_series(fc: Forecaster, target: str, path: CapexPath, spec: ScenarioSpec,
-                    seed: int = SEED, capex_years: AnnualPaths | None = None) -> SeriesModel:
-    """The target's series model under the scenario (a copy; the stored baseline is never touched)."""
+                    seed: int = SEED, capex_years: AnnualPaths | None = None,
+                    panel: pl.DataFrame | None = None) -> SeriesModel:
+    """The target's series model under the scenario (a copy; the stored baseline is never touched).
+
+    ``panel`` (the data panel; its exchange rates as of the model's date are used) is needed for the memory
+    market once it is tied to its makers: it then moves as Micron + SK hynix in US$ do under the scenario.
+    """
     assumptions = assumptions_of(fc)
     annual = {y: path.multiplier(y) for y in path.years}
     if target == HBM_ID:
         return hbm_series(fc, assumptions, annual, spec.hbm_content, seed, capex_years)
     base = fc.series(target)
+    if target == MEMORY_MARKET and base.method.name == MAKERS_DRIVEN:
+        if panel is None:
+            raise ScenarioError(f"{target} follows its makers under a scenario, which needs the data panel "
+                                "(exchange rates); pass panel=")
+        makers = [fc.series(m) for m in MEMORY_MAKERS]
+        moved = [scenario_series(fc, m, path, spec, seed) for m in MEMORY_MAKERS]
+        when = date.fromisoformat(fc.meta.as_of)
+        fx = as_of(panel.filter(pl.col("unique_id").is_in(list(FX_SERIES.values()))), when)
+        out = market_under(base, makers, moved, fx)
+        out.method = replace(base.method, name=f"{base.method.name} under the scenario",
+                             description=(f"{base.method.description}; under the scenario it moves as its makers' "
+                                          "US$ revenue does (each scaled by capex_multiplier^elasticity), path by "
+                                          "path"))
+        return out
     el = assumptions.elasticities[target]
     mult = period_multipliers(base.dates(), annual)
     rng = np.random.default_rng(seed + 2)

@@ -57,6 +57,8 @@ CAPEX_TOTALS: dict[str, tuple[str, ...]] = {
 TEMPORAL: dict[str, str] = {"wsts_total_sales_annual": "wsts_worldwide_sales"}
 MEMORY_MARKET = "wsts_memory_sales_annual"
 MEMORY_MAKERS: tuple[str, ...] = ("micron_revenue", "skhynix_revenue")
+#: the memory market's method name once it is tied to its makers
+MAKERS_DRIVEN = "MakersDriven"
 #: series that are only ever trained together (forecasting.train.target_ids)
 def served_with(series_id: str) -> tuple[str, ...]:
     """What must be trained with ``series_id`` for it to be served as the service serves it.
@@ -304,6 +306,35 @@ def _usd_annual(sm: SeriesModel, panel: pl.DataFrame, years: Sequence[int],
     return _annual_paths(conv, years), annual_totals(conv.history.drop_nulls(), sm.spec)
 
 
+def makers_usd(makers: Sequence[SeriesModel], panel: pl.DataFrame, years: Sequence[int],
+               unit: str) -> tuple[np.ndarray, np.ndarray]:
+    """The makers' revenue added in ``unit`` (US$) per sample path and calendar year, and their points'."""
+    paths = sum((_usd_annual(sm, panel, years, unit)[0] for sm in makers), np.zeros((1, len(years))))
+    point = sum((_usd_annual(_point_only(sm), panel, years, unit)[0][0] for sm in makers), np.zeros(len(years)))
+    return paths, point
+
+
+def _point_only(sm: SeriesModel) -> SeriesModel:
+    out = copy.copy(sm)
+    out.paths = sm.point[None, :]
+    return out
+
+
+def market_under(market: SeriesModel, makers: Sequence[SeriesModel], scenario: Sequence[SeriesModel],
+                 panel: pl.DataFrame) -> SeriesModel:
+    """The memory market as its makers move from ``makers`` to ``scenario``: per path, market = ratio x
+    makers, so with the ratio path kept it scales by the makers' own US$ change, path by path and year by
+    year. The market then stays tied to its makers under a scenario too (with its own capex elasticity it
+    fell to US$ 86 bn in a scenario where Micron alone made 123)."""
+    years = [d.year for d in market.dates()]
+    base_paths, base_point = makers_usd(makers, panel, years, market.spec.unit)
+    scen_paths, scen_point = makers_usd(scenario, panel, years, market.spec.unit)
+    out = copy.copy(market)
+    out.paths = market.paths * scen_paths / base_paths
+    out.point = market.point * scen_point / base_point
+    return out
+
+
 def derive_memory_market(models: dict[str, SeriesModel], evals: dict[str, Evaluation],
                          panel: pl.DataFrame) -> str | None:
     """The memory market's growth per path = the makers' US$ revenue growth x a ratio random walk."""
@@ -322,16 +353,9 @@ def derive_memory_market(models: dict[str, SeriesModel], evals: dict[str, Evalua
     usable = [y for y in common if y >= market.start.year]
     if not usable:
         return "memory makers' forecasts complete no year the market forecast needs"
-    makers_paths = np.zeros((N_SAMPLES, len(usable)))
-    makers_point = np.zeros(len(usable))
-    hist_frames = []
-    for sid, sm, _ in per:
-        paths, hist = _usd_annual(sm, panel, usable, market.spec.unit)
-        makers_paths += paths
-        point_only = copy.copy(sm)
-        point_only.paths = sm.point[None, :]
-        makers_point += _usd_annual(point_only, panel, usable, market.spec.unit)[0][0]
-        hist_frames.append(hist.select("year", pl.col("y").alias(sid)))
+    makers_paths, makers_point = makers_usd([sm for _, sm, _ in per], panel, usable, market.spec.unit)
+    hist_frames = [_usd_annual(sm, panel, usable, market.spec.unit)[1].select("year", pl.col("y").alias(sid))
+                   for sid, sm, _ in per]
     hist_makers = hist_frames[0]
     for f in hist_frames[1:]:
         hist_makers = hist_makers.join(f, on="year", how="inner")
@@ -352,7 +376,7 @@ def derive_memory_market(models: dict[str, SeriesModel], evals: dict[str, Evalua
     paths = ratio_paths * makers_paths
     point = ratios[prev_year] * makers_point
     spec = get_spec(MEMORY_MARKET)
-    method = replace(market.method, name="MakersDriven",
+    method = replace(market.method, name=MAKERS_DRIVEN,
                      description=("memory market = (Micron + SK hynix revenue in US$, their forecast paths drawn "
                                   "jointly) x the market-to-makers ratio, a random walk from its "
                                   f"{len(ratios)}-year history (last {ratios[prev_year]:.2f}). {NOT_BACKTESTED}"),

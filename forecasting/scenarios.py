@@ -44,8 +44,12 @@ class ScenarioResult:
     targets: dict[str, tuple[ForecastResult, ForecastResult]]
 
 
-def run_scenario(fc: Forecaster, spec: ScenarioSpec) -> ScenarioResult:
-    """Validate (raises ScenarioError with the allowed values), then compute every target's scenario."""
+def run_scenario(fc: Forecaster, spec: ScenarioSpec, panel: pl.DataFrame) -> ScenarioResult:
+    """Validate (raises ScenarioError with the allowed values), then compute every target's scenario.
+
+    ``panel``: the data panel (``pipelines.panel.load_panel``); the memory market reads its exchange rates to
+    move with its makers.
+    """
     capex_years = capex_annual(fc)  # read once: validation, the capex path and HBM all need it
     spec = validate(fc, spec, capex_years)
     path = capex_path(fc, spec, capex_years)
@@ -53,7 +57,7 @@ def run_scenario(fc: Forecaster, spec: ScenarioSpec) -> ScenarioResult:
     for t in spec.targets:
         base = fc.series(t)
         years = len(path.years)
-        scen = scenario_series(fc, t, path, spec, capex_years=capex_years)
+        scen = scenario_series(fc, t, path, spec, capex_years=capex_years, panel=panel)
         out[t] = (base.result(outlook_years=years), scen.result(outlook_years=years,
                                                                 notes=[f"scenario '{spec.name}'"]))
     return ScenarioResult(spec, path, assumptions_of(fc), out)

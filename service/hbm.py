@@ -128,10 +128,10 @@ def scenario_key(loaded: LoadedModel, spec: ScenarioSpec) -> ScenarioKey:
     return (loaded.version, loaded.run_id, canonical)
 
 
-def scenario_response(loaded: LoadedModel, spec: ScenarioSpec, today: date) -> ScenarioResponse:
+def scenario_response(loaded: LoadedModel, spec: ScenarioSpec, today: date, panel: pl.DataFrame) -> ScenarioResponse:
     """Run the scenario (call from a worker thread); a refused scenario raises ScenarioError -> 409."""
     try:
-        result = run_scenario(loaded.forecaster, spec)
+        result = run_scenario(loaded.forecaster, spec, panel)
     except ScenarioError as exc:
         raise ApiError(409, "invalid_scenario", str(exc)) from None
     body: dict[str, Any] = scenario_to_dict(result, loaded.metadata(), today=today)

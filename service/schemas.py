@@ -666,7 +666,9 @@ class HbmAssumptionsResponse(BaseModel):
     capex_driver: str = Field(description="the capex series scenarios act on")
     accelerator_share: HbmParameter
     hbm_content: HbmParameter
-    elasticities: dict[str, CapexElasticity] = Field(description="memory revenue vs capex, per memory target")
+    elasticities: dict[str, CapexElasticity] = Field(
+        description="memory revenue vs capex, per memory target (the memory market's is used only when it is not "
+                    "tied to its makers; tied, it moves as their US$ sum does)")
     limits: list[str] = Field(description="what the model leaves out; read these before quoting a number")
     model: ServingModel | None = None
 

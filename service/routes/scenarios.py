@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Response
 
 from service import hbm
-from service.deps import MeterDep, ModelDep, ReadAccess, RuntimeDep
+from service.deps import MeterDep, ModelDep, PanelDep, ReadAccess, RuntimeDep
 from service.routes.responses import READ_ERRORS, errors
 from service.schemas import ScenarioRequest, ScenarioResponse
 
@@ -32,7 +32,9 @@ Send exactly one of:
 * `capex`: your own path, `{"mode": ..., "values": {"2026": 50, ...}}` with mode
   `relative_to_baseline_pct` (% vs the capex forecast, -75..200), `yoy_growth_pct` (% over the prior year,
   -50..150) or `absolute_usd_m` (US$ m per calendar year, 0.25x..4x the baseline year). Years must be years
-  the capex forecast completes (the 422 names them). Years you leave out keep the baseline. `name` labels it.
+  the capex forecast completes (the 422 names them). Years you leave out keep the baseline (in `yoy_growth_pct`,
+  a year after a stated one keeps the baseline's growth from the scenario's level). A partly published year's
+  scenario total must be at least what its published quarters add up to (409 naming both). `name` labels it.
 
 `targets` (default: all) are the memory series of the serving model (`micron_revenue`, `skhynix_revenue`,
 `wsts_memory_sales_annual`) and `hbm_revenue`; another value answers 422, one the serving model does not
@@ -42,8 +44,9 @@ model (its forecast years, absolute capex within 0.25x..4x of its baseline year)
 the baseline is always the stored forecast.
 
 How targets respond: HBM = capex x accelerator_share x hbm_content over the capex forecast's sample paths;
-memory = the baseline paths x (scenario capex / baseline capex) ^ elasticity, the elasticity estimated on YoY
-growth, kept >= 0 and sampled from its standard error. Annual capex multipliers are spread over quarters
+Micron and SK hynix = the baseline paths x (scenario capex / baseline capex) ^ elasticity, the elasticity
+estimated on YoY growth, kept >= 0 and sampled from its standard error; the memory market moves as the two
+makers' US$ sum does, path by path, so it stays tied to them. Annual capex multipliers are spread over quarters
 smoothly (log-linear between mid-years, each year's mean kept), so no quarter steps at a year end from the
 multiplier alone. More capex never lowers a target.
 
@@ -59,7 +62,8 @@ queueing without bound. Responses are never HTTP-cached (`Cache-Control: no-stor
     operation_id="runScenario",
     responses=errors(400, *READ_ERRORS, 409, 413, 503, descriptions={
         409: "Well formed, but the serving model cannot run it: a year its capex forecast does not complete, an "
-             "absolute capex outside 0.25x..4x the baseline year, a target it does not forecast, no capex model, "
+             "absolute capex outside 0.25x..4x the baseline year or below the year's published quarters, a target it "
+             "does not forecast, no capex model, "
              "or no usable guidance; the message states what is allowed",
         503: "No champion model loaded, the server is busy computing other requests (see Retry-After), or "
              "(`guidance_unavailable`) the server's capex guidance file is missing or malformed: the message "
@@ -90,6 +94,7 @@ async def scenarios(
         }),
     ],
     model: ModelDep,
+    panel: PanelDep,
     runtime: RuntimeDep,
     meter: MeterDep,
 ) -> Response:
@@ -101,5 +106,5 @@ async def scenarios(
     today = datetime.now(UTC).date()
     # computed once per scenario on the compute executor (503 when it is full), never on the event loop
     result = await runtime.scenarios.fetch(
-        key, lambda: hbm.scenario_response(model, spec, today).model_dump_json().encode())
+        key, lambda: hbm.scenario_response(model, spec, today, panel).model_dump_json().encode())
     return Response(result, media_type="application/json")

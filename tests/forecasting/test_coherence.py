@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from forecasting.artifact import SeriesModel
 from forecasting.evaluation import Evaluation, scored_origins
-from forecasting.hbm import HBM_ID
+from forecasting.hbm import HBM_ID, ScenarioSpec, scenario_series
 from forecasting.reconcile import (
     BOTTOM_UP,
     CAPEX_PARTS,
@@ -25,6 +25,8 @@ from forecasting.reconcile import (
     TEMPORAL,
     _usd_annual,
 )
+from forecasting.result import to_dict
+from forecasting.scenarios import run_scenario
 from forecasting.serving import LoadedModel
 from forecasting.targets import TARGETS
 from forecasting.train import TrainResult, train, with_coherent_groups
@@ -148,6 +150,39 @@ def test_on_every_path_the_memory_market_is_its_makers_times_a_ratio_near_the_la
     # the served point is the last ratio times the makers' points, year by year
     points = sum(_usd_annual(_point_only(fc[sid]), panel, years, market.spec.unit)[0][0] for sid in MEMORY_MAKERS)
     np.testing.assert_allclose(market.point, last * points, rtol=0.01)
+
+
+@pytest.mark.parametrize("values", [{2026: -15.0, 2027: -30.0, 2028: -40.0}, {2026: -50.0, 2027: -75.0},
+                                    {2027: 200.0}])
+def test_under_a_scenario_the_memory_market_still_moves_with_its_makers(run: TrainResult,
+                                                                         values: dict[int, float]) -> None:
+    """The scenario moves Micron and SK hynix by their capex elasticities; the market moves as their US$ sum
+    does, path by path (its ratio path is kept). With its own elasticity it once fell to US$ 86 bn where
+    Micron alone made 123, and rose to 4,600 bn, above the whole chip market."""
+    fc = run.forecaster
+    res = run_scenario(fc, ScenarioSpec(values=values), run.panel)
+    base = fc.models[MEMORY_MARKET]
+    scen = scenario_series(fc, MEMORY_MARKET, res.capex, res.spec, panel=run.panel)
+    panel = as_of(run.panel, run.when)
+    years = [d.year for d in base.dates()]
+    moved = [scenario_series(fc, m, res.capex, res.spec) for m in MEMORY_MAKERS]
+    # what the scenario serves is these series models
+    for sid, sm in [(MEMORY_MARKET, scen), *zip(MEMORY_MAKERS, moved, strict=True)]:
+        served = res.targets[sid][1]
+        assert to_dict(served)["outlook"] == to_dict(sm.result(outlook_years=len(res.capex.years)))["outlook"]
+    before = sum(_usd_annual(fc.models[m], panel, years, base.spec.unit)[0] for m in MEMORY_MAKERS)
+    after = sum(_usd_annual(sm, panel, years, base.spec.unit)[0] for sm in moved)
+    np.testing.assert_allclose(scen.paths / after, base.paths / before, rtol=1e-9)
+    assert (scen.paths > after).mean() > 0.99  # larger than its two makers, as at the baseline
+    for year, b, s in zip(years, base.point, scen.point, strict=True):
+        # the market's point moves the way its makers' do (each in its own currency)
+        signs = set()
+        for mm, sm in zip(MEMORY_MAKERS, moved, strict=True):
+            was = {o.year: num(o.value) for o in fc.models[mm].outlook(years=3)}
+            now = {o.year: num(o.value) for o in sm.outlook(years=3)}
+            if year in was:
+                signs.add(float(np.sign(round(now[year] / was[year] - 1, 9))))
+        assert np.sign(round(s / b - 1, 9)) in (signs - {0.0} or {0.0}), (year, signs)
 
 
 def _point_only(sm: SeriesModel) -> SeriesModel:

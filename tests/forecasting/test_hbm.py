@@ -19,6 +19,7 @@ from forecasting.hbm import (
     capex_annual,
     hbm_estimates,
     period_multipliers,
+    published_capex,
 )
 from forecasting.result import to_dict
 from forecasting.scenarios import run_scenario
@@ -71,8 +72,8 @@ def test_hbm_is_a_series_with_the_shape_of_every_other(trained: TrainResult) -> 
 def test_higher_capex_never_lowers_hbm_or_memory(trained: TrainResult) -> None:
     fc = trained.forecaster
     medians: dict[str, list[list[float]]] = {t: [] for t in [*MEMORY_TARGETS, HBM_ID]}
-    for shift in (-60, -30, 0, 20, 50, 100, 200):
-        r = run_scenario(fc, ScenarioSpec(values={2026: shift, 2027: shift, 2028: shift}))
+    for shift in (-50, -30, 0, 20, 50, 100, 200):  # 2026 below about -56% takes back published capex
+        r = run_scenario(fc, ScenarioSpec(values={2026: shift, 2027: shift, 2028: shift}), trained.panel)
         for t, (_, scen) in r.targets.items():
             medians[t].append([num(y.value) for y in scen.outlook])
     for t, rows in medians.items():
@@ -84,8 +85,9 @@ def test_higher_capex_never_lowers_hbm_or_memory(trained: TrainResult) -> None:
 def test_the_baseline_is_always_the_stored_forecast(trained: TrainResult) -> None:
     fc = trained.forecaster
     stored = to_dict(fc.result(HBM_ID, outlook_years=3))
-    r = run_scenario(fc, ScenarioSpec.named("base", [HBM_ID], capex_annual(fc)[0]))
-    fixed = run_scenario(fc, ScenarioSpec(name="content", values={}, targets=[HBM_ID], hbm_content=0.25))
+    r = run_scenario(fc, ScenarioSpec.named("base", [HBM_ID], capex_annual(fc)[0]), trained.panel)
+    fixed = run_scenario(fc, ScenarioSpec(name="content", values={}, targets=[HBM_ID], hbm_content=0.25),
+                         trained.panel)
     for res in (r, fixed):
         base, _ = res.targets[HBM_ID]
         assert to_dict(base)["outlook"] == stored["outlook"]
@@ -114,20 +116,36 @@ def test_annual_multipliers_spread_smoothly_over_quarters() -> None:
         (ScenarioSpec(values={2026: 900}), "between -75 and 200"),
         (ScenarioSpec(targets=["tsmc_revenue"]), "no capex-conditional model for tsmc_revenue"),
         (ScenarioSpec(hbm_content=0.9), "between 0.02 and 0.5"),
-        (ScenarioSpec(mode="absolute_usd_m", values={2027: 1.0}), "between 0.25x and 4.0x"),
+        (ScenarioSpec(mode="absolute_usd_m", values={2027: 1.0}), r"between 0.25x and 4.0x .*2027=1 \(allowed "),
+        # 2026's first two quarters already add up to more than these full-year totals
+        (ScenarioSpec(values={2026: -75}), r"below what the year's published quarters .*2026: .* published"),
+        (ScenarioSpec(mode="yoy_growth_pct", values={2026: -50}), "below what the year's published quarters"),
     ],
 )
 def test_bad_scenarios_are_refused_with_the_bounds(trained: TrainResult, spec: ScenarioSpec, msg: str) -> None:
     with pytest.raises(ScenarioError, match=msg):
-        run_scenario(trained.forecaster, spec)
+        run_scenario(trained.forecaster, spec, trained.panel)
     assert set(BOUNDS) == {"relative_to_baseline_pct", "yoy_growth_pct", "absolute_usd_m"}
+
+
+def test_a_scenario_keeps_the_capex_already_published(trained: TrainResult) -> None:
+    """A partly published year's scenario total can go down to what its published quarters add up to, not
+    below (the rest of the year would need negative capex)."""
+    fc = trained.forecaster
+    floor = published_capex(fc)
+    years = capex_annual(fc)[0]
+    assert set(floor) == {years[0]} and floor[years[0]] > 0  # only the first forecast year is partly published
+    at = ScenarioSpec(mode="absolute_usd_m", values={years[0]: floor[years[0]]})
+    assert run_scenario(fc, at, trained.panel).capex.scenario[years[0]] == floor[years[0]]
+    with pytest.raises(ScenarioError, match="published quarters"):
+        run_scenario(fc, ScenarioSpec(mode="absolute_usd_m", values={years[0]: floor[years[0]] - 1}), trained.panel)
 
 
 def test_named_scenarios_and_a_saved_model(trained: TrainResult, tmp_path: Path) -> None:
     fc = trained.forecaster
     years = capex_annual(fc)[0]
-    bear = run_scenario(fc, ScenarioSpec.named("bear", None, years)).targets[HBM_ID][1].outlook
-    bull = run_scenario(fc, ScenarioSpec.named("bull", None, years)).targets[HBM_ID][1].outlook
+    bear = run_scenario(fc, ScenarioSpec.named("bear", None, years), trained.panel).targets[HBM_ID][1].outlook
+    bull = run_scenario(fc, ScenarioSpec.named("bull", None, years), trained.panel).targets[HBM_ID][1].outlook
     assert all(num(b.value) < num(u.value) for b, u in zip(bear, bull, strict=True))
     with pytest.raises(ScenarioError, match="named scenarios: bear, base, bull"):
         ScenarioSpec.named("moon", None, years)
@@ -135,8 +153,8 @@ def test_named_scenarios_and_a_saved_model(trained: TrainResult, tmp_path: Path)
     again = Forecaster.load(tmp_path / "fc")
     assert again.hbm == fc.hbm
     assert to_dict(again.result(HBM_ID)) == to_dict(fc.result(HBM_ID))
-    assert to_dict(run_scenario(again, ScenarioSpec.named("bull", None, years)).targets[HBM_ID][1]) == \
-        to_dict(run_scenario(fc, ScenarioSpec.named("bull", None, years)).targets[HBM_ID][1])
+    assert to_dict(run_scenario(again, ScenarioSpec.named("bull", None, years), trained.panel).targets[HBM_ID][1]) == \
+        to_dict(run_scenario(fc, ScenarioSpec.named("bull", None, years), trained.panel).targets[HBM_ID][1])
 
 
 def test_named_scenarios_follow_the_capex_forecasts_years() -> None:
@@ -168,7 +186,8 @@ def test_cli_scenarios_answer_like_the_library_and_refuse_guidance_without_the_c
     r = CliRunner().invoke(app, ["scenario", "bull", "--json"])
     assert r.exit_code == 0, r.output
     body = json.loads(r.stdout)
-    direct = run_scenario(trained.forecaster, ScenarioSpec.named("bull", None, capex_annual(trained.forecaster)[0]))
+    direct = run_scenario(trained.forecaster, ScenarioSpec.named("bull", None, capex_annual(trained.forecaster)[0]),
+                          trained.panel)
     for t, (base, scen) in direct.targets.items():
         assert body["targets"][t]["scenario"]["outlook"] == to_dict(scen)["outlook"]
         assert body["targets"][t]["baseline"]["outlook"] == to_dict(base)["outlook"]
