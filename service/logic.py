@@ -518,8 +518,21 @@ def track_record_response(loaded: LoadedModel, series_id: str) -> TrackRecordRes
     return TrackRecordResponse(series_id=series_id, model=serving_model(loaded), rows=rows, summary=summ)
 
 
+#: track-record columns in percent or percentage points (2 decimals, as in the JSON rows)
+_TRACK_PCT = ("forecast_growth_pct", "growth_lo_80", "growth_hi_80", "growth_lo_95", "growth_hi_95",
+              "actual_growth_first_pct", "actual_growth_latest_pct", "error_pp")
+
+
 def track_record_csv(loaded: LoadedModel, series_id: str) -> bytes:
-    return track_record_frame(loaded, series_id).drop("series_id").write_csv(float_precision=3).encode("utf-8")
+    """The JSON rows as CSV, rounded the same way (growth and errors to 2 decimals, values to 6 digits)."""
+    frame = track_record_frame(loaded, series_id).drop("series_id").with_columns(
+        *(pl.col(c).map_batches(_round_pct_series, return_dtype=pl.Float64) for c in _TRACK_PCT),
+        pl.col("forecast_value").map_batches(_round_series, return_dtype=pl.Float64))
+    return frame.write_csv().encode("utf-8")
+
+
+def _round_pct_series(s: pl.Series) -> pl.Series:
+    return pl.Series(s.name, [round_pct(x) for x in s.to_list()], dtype=pl.Float64)
 
 
 # ------------------------------------------------------------------------------------------ admin
