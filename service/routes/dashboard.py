@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service.deps import KnownQueryOnly
 from service.routes.responses import errors
@@ -30,6 +30,13 @@ def _page() -> bytes:
             summary="Dashboard (HTML; works offline)")
 async def dashboard() -> HTMLResponse:
     return HTMLResponse(_page(), headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/", operation_id="getRoot", include_in_schema=False)
+async def root() -> RedirectResponse:
+    """Someone opening the server's address in a browser wants the dashboard, not a 404 (relative, so it
+    also works behind a proxy that mounts the app under a path)."""
+    return RedirectResponse("dashboard", status_code=307)
 
 
 @router.get("/favicon.ico", response_class=Response, operation_id="getFavicon", include_in_schema=False)

@@ -459,14 +459,14 @@
     var f = frame(svg, 0, Math.max.apply(null, ys) * 1.08, unit, [], sx, { nonNegative: true,
       years: [Math.ceil(y0), Math.floor(y1)], yearX: sx });
     var half = Math.min(28, 0.3 * (sx(1) - sx(0)));
-    var medians = [];
+    var points = [];
     rows.forEach(function (r) {
       if (r.value === null) { return; }
       var x = sx(r.year);
       if (r.kind === "published") {  // a published year is a figure: a bar
         svg.appendChild(el("rect", { x: x - half, y: f.sy(r.value), width: 2 * half,
           height: Math.max(0, f.sy(0) - f.sy(r.value)), "class": "bar-pub" }));
-      } else {  // a forecast year is a distribution: its 95% and 80% ranges, and the median
+      } else {  // a forecast year is a distribution: its 95% and 80% ranges, and the point forecast
         [95, 80].forEach(function (lv) {
           var b = r.bands[lv];
           if (!b || b.lo === null || b.hi === null) { return; }
@@ -474,7 +474,7 @@
           svg.appendChild(el("rect", { x: x - w, y: f.sy(b.hi), width: 2 * w, height: Math.max(1, f.sy(b.lo) - f.sy(b.hi)),
             "class": "b" + lv }));
         });
-        medians.push([x, f.sy(r.value)]);
+        points.push([x, f.sy(r.value)]);
       }
       if (r.growth !== null && r.growth !== undefined) {
         var top = r.bands[95] ? r.bands[95].hi : r.value;
@@ -482,10 +482,10 @@
           (r.growth >= 0 ? "+" : "") + fmt(r.growth, 1) + "%"));
       }
     });
-    if (medians.length) {
-      svg.appendChild(el("polyline", { points: medians.map(function (m) { return m[0].toFixed(1) + "," + m[1].toFixed(1); }).join(" "),
+    if (points.length) {
+      svg.appendChild(el("polyline", { points: points.map(function (m) { return m[0].toFixed(1) + "," + m[1].toFixed(1); }).join(" "),
         "class": "fc" }));
-      medians.forEach(function (m) { svg.appendChild(el("circle", { cx: m[0], cy: m[1], r: 4, "class": "fc-dot" })); });
+      points.forEach(function (m) { svg.appendChild(el("circle", { cx: m[0], cy: m[1], r: 4, "class": "fc-dot" })); });
     }
     var perYear = {};
     estimates.forEach(function (e) {
@@ -504,7 +504,7 @@
       if (r.fcn) { lines.push(r.pub + " published + " + r.fcn + " forecast periods"); }
       return { x: sx(r.year), y: r.value === null ? null : f.sy(r.value), title: String(r.year), lines: lines };
     }));
-    var items = [["pub", "published year"], ["fc", "forecast year: median (with published periods)"], ["b80", "80%"],
+    var items = [["pub", "published year"], ["fc", "forecast year: point forecast (with published periods)"], ["b80", "80%"],
       ["b95", "95%"]];
     if (estimates.length) { items.push(["est", "dated market-size estimates (calibration)"]); }
     legend(items);

@@ -60,6 +60,9 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
 
 
 def test_dashboard_is_self_contained(client: TestClient) -> None:
+    root = client.get("/", follow_redirects=False)  # the server's address opens the dashboard (was a bare 404)
+    assert root.status_code == 307 and root.headers["location"] == "dashboard"
+    assert client.get("/").url.path == "/dashboard"
     r = client.get("/dashboard")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in r.headers["content-security-policy"]

@@ -50,7 +50,7 @@ def test_dashboard_shows_hbm_memory_and_runs_capex_scenarios(make_app: AppFactor
             expect(page.locator("#status")).to_have_text("", timeout=20_000)
             assert page.url.endswith("#series=hbm_revenue")
 
-            # HBM is modelled per calendar year: 95%/80% ranges, the median line and the dated estimates
+            # HBM is modelled per calendar year: 95%/80% ranges, the point-forecast line and the dated estimates
             svg = page.locator("#chart svg")
             expect(page.locator("#meta")).to_contain_text("structural")
             expect(page.locator("#freshness")).to_contain_text("Modelled, never published")
