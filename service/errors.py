@@ -85,13 +85,38 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, exc.code, exc.message, exc.detail, exc.headers)
 
 
+#: the scenario body's branch tags (``service.schemas.ScenarioRequest``): in ``detail``, never in the message
+_BRANCHES = ("named", "custom")
+_ONE_OF = "send either `scenario` (bear, base, bull or guidance) or `capex` (your own path)"
+
+
+def _validation_message(first: dict[str, Any], ctx: dict[str, Any]) -> str:
+    """The first problem in words a client can act on: pydantic's raw text said "body.1: JSON decode error"
+    for malformed JSON and named internal branch tags ("body.custom.scenario: Extra inputs are not
+    permitted" for a body with both a scenario and a capex path)."""
+    loc = [str(p) for p in first["loc"]]
+    kind = first.get("type", "")
+    if kind == "json_invalid":
+        at = f" at character {loc[1]}" if len(loc) > 1 else ""
+        return f"the request body is not valid JSON ({ctx.get('error') or first['msg']}{at})"
+    tagged = len(loc) > 1 and loc[0] == "body" and loc[1] in _BRANCHES
+    if tagged:
+        if kind == "model_attributes_type" and len(loc) == 2:
+            return f"the request body must be a JSON object (Content-Type: application/json); {_ONE_OF}"
+        if loc[2:] == ["scenario"] and kind in ("missing", "extra_forbidden"):
+            return _ONE_OF + (", not both" if kind == "extra_forbidden" else "")
+        loc = [loc[0], *loc[2:]]
+    where = ".".join(loc)
+    return f"{where}: {first['msg']}" if where else str(first["msg"])
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     detail = _validation_detail(exc)
     first = detail[0] if detail else {"loc": [], "msg": "invalid request"}
-    where = ".".join(str(p) for p in first["loc"])
-    message = f"{where}: {first['msg']}" if where else str(first["msg"])
-    return error_response(422, "validation_error", message, detail)
+    raw = exc.errors()
+    ctx = (raw[0].get("ctx") or {}) if raw else {}
+    return error_response(422, "validation_error", _validation_message(first, ctx), detail)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -155,6 +155,28 @@ def test_exactly_one_of_scenario_or_capex(hbm_client: TestClient, body: dict[str
     assert [d["loc"] for d in err["detail"]] == [loc], err["detail"]
 
 
+@pytest.mark.parametrize(
+    ("content", "content_type", "message"),
+    [
+        (b'{"scenario": "bull", "capex": {"mode": "relative_to_baseline_pct", "values": {"2026": 1}}}',
+         "application/json",
+         "send either `scenario` (bear, base, bull or guidance) or `capex` (your own path), not both"),
+        (b"{}", "application/json", "send either `scenario` (bear, base, bull or guidance) or `capex` (your own path)"),
+        (b'{"scenario": "bull", "name": "mine"}', "application/json", "body.name: Extra inputs are not permitted"),
+        (b"{bad", "application/json", "the request body is not valid JSON (Expecting property name enclosed in double "
+                                      "quotes at character 1)"),
+        (b"hello", "text/plain", "the request body must be a JSON object (Content-Type: application/json); send"),
+        (b"[1]", "application/json", "the request body must be a JSON object"),
+    ],
+)
+def test_body_errors_say_what_to_send(hbm_client: TestClient, content: bytes, content_type: str, message: str) -> None:
+    """Pydantic's own words named internal branch tags ("body.custom.scenario: Extra inputs are not permitted")
+    and said "body.1: JSON decode error" for malformed JSON."""
+    err = _error(hbm_client.post("/v1/scenarios", content=content, headers={"content-type": content_type}))
+    assert err["code"] == "validation_error" and err["message"].startswith(message), err["message"]
+    assert "named" not in err["message"] and "custom" not in err["message"]
+
+
 def test_unknown_targets_are_422_listing_the_allowed_ones(hbm_client: TestClient) -> None:
     for targets in (["nope"], [HBM_ID, "capex_meta"]):
         err = _error(_post(hbm_client, {"scenario": "bull", "targets": targets}))
