@@ -288,9 +288,11 @@ class SeriesListResponse(BaseModel):
 
 class ObservationResponse(BaseModel):
     ds: date = Field(description="period start date")
-    value: float | None = Field(description="as published (in US$ when converted)")
+    value: float | None = Field(description="the latest published value (in US$ when converted); a revision "
+                                            "replaces the first print")
     period_end: date | None
-    published: date | None = Field(description="date the figure is typically public")
+    published: date | None = Field(description="date the period was first public (its first print; a later "
+                                               "revision shown in `value` was published after it)")
 
 
 class HistoryResponse(BaseModel):
