@@ -267,7 +267,14 @@ def derive_temporal(models: dict[str, SeriesModel]) -> list[str]:
         if not got:
             continue
         totals = _annual_paths(src, got)
-        hist = annual_totals(src.history, src.spec).select(pl.date(pl.col("year"), 1, 1).alias("ds"), "y")
+        own = annual_totals(src.history, src.spec)
+        hist = own.select(pl.date(pl.col("year"), 1, 1).alias("ds"), "y")
+        announced = {d.year: float(v) for d, v in base.history.drop_nulls("y").select("ds", "y").iter_rows()}
+        ours = {int(y): float(v) for y, v in own.select("year", "y").iter_rows()}
+        both = sorted(set(announced) & set(ours))
+        # the outlook's prior year is the monthly series' total, which a reader sees beside SIA's own figure
+        prior = (f"; growth is measured from the monthly series' {both[-1]} total ({ours[both[-1]]:,.1f}), "
+                 f"SIA announced {announced[both[-1]]:,.1f}") if both else ""
         method = replace(src.method, name="Temporal",
                          description=(f"calendar-year totals of the {monthly} forecast ({src.method.name}), "
                                       "by the catalog rule, on every sample path: the annual and monthly numbers "
@@ -277,7 +284,8 @@ def derive_temporal(models: dict[str, SeriesModel]) -> list[str]:
                                  start=date(got[0], 1, 1), point=np.array([r.value for r in rows]), paths=totals,
                                  n_eff=src.n_eff,
                                  notes=[f"derived from {monthly}: totals use 3 x the Mar/Jun/Sep/Dec 3-month "
-                                        "averages, within 0.6% of SIA's announced annual totals"])
+                                        f"averages, within 0.6% of SIA's announced annual totals{prior}; the data "
+                                        f"status is {monthly}'s"])
         notes.append(annual)
     return notes
 

@@ -118,6 +118,11 @@ def test_annual_numbers_are_the_monthly_ones(run: TrainResult) -> None:
         for year in a:
             assert a[year].value == pytest.approx(m[year].value, rel=1e-9)
             assert a[year].growth_pct == pytest.approx(m[year].growth_pct, rel=1e-9)
+        # growth runs from the monthly series' prior-year total, not the announced figure beside it: said so
+        first = a[min(a)]
+        note = " ".join(run.forecaster.models[annual].notes)
+        assert f"{first.year - 1} total ({first.prior_year_value:,.1f})" in note, note
+        assert "SIA announced" in note
 
 
 def test_memory_market_moves_with_its_makers(run: TrainResult) -> None:
