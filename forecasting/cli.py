@@ -123,6 +123,8 @@ def train_cmd(
     if run.carried:
         console.print("carried unchanged from the champion: "
                       + ", ".join(f"{sid} (v{v})" for sid, v in sorted(run.carried.items())))
+    if run.retired:
+        console.print("retired (no longer forecast; not carried): " + ", ".join(run.retired))
     console.print(f"registered {settings.registered_model} version {run.version} as [bold]challenger[/] "
                   f"(run {run.run_id}, tracking {settings.tracking_uri})")
     if result.skipped:
@@ -275,11 +277,11 @@ def scenario_cmd(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Memory and HBM forecasts under an AI-capex scenario, beside the baseline, from the champion model."""
-    from forecasting.hbm import ScenarioError, ScenarioSpec, capex_annual
+    from forecasting.hbm import MissingPanelError, ScenarioError, ScenarioSpec, capex_annual
     from forecasting.scenarios import GUIDANCE, guidance_spec, run_scenario, scenario_to_dict
     from forecasting.tracking import ModelUnavailableError, load_model
     from pipelines.config import get_data_settings
-    from pipelines.fx import FX_SERIES
+    from pipelines.fx import FX_SERIES, CurrencyError
     from pipelines.guidance import load_capex_guidance
     from pipelines.panel import load_panel
 
@@ -306,7 +308,7 @@ def scenario_cmd(
         data = get_data_settings()
         rates = load_panel(FX_SERIES.values(), data_dir=data.data_dir, store=LocalStore(data.store_dir))
         result = run_scenario(loaded.forecaster, spec, rates)
-    except (ScenarioError, ModelUnavailableError, *USER_ERRORS) as exc:
+    except (ScenarioError, ModelUnavailableError, MissingPanelError, CurrencyError, *USER_ERRORS) as exc:
         raise _fail(str(exc)) from None
     body = scenario_to_dict(result, loaded.metadata(), today=date.today())
     if as_json:

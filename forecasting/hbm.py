@@ -374,6 +374,11 @@ class ScenarioSpec:
         return cls(name=name, mode=d["mode"], values=values, targets=list(targets or []), description=description)
 
 
+class MissingPanelError(RuntimeError):
+    """The memory market's scenario needs exchange rates from the data panel and there is none: a server-side
+    condition (503 in the API), not a request the caller can fix."""
+
+
 def scenario_targets(fc: Forecaster) -> list[str]:
     """Targets a scenario can condition with this model: its memory targets, then HBM."""
     return [t for t in MEMORY_TARGETS if t in fc.models] + ([HBM_ID] if HBM_ID in fc.models else [])
@@ -408,8 +413,9 @@ def validate(fc: Forecaster, spec: ScenarioSpec, capex_years: AnnualPaths | None
     out = [f"{y}={v:g}" for y, v in spec.values.items() if not (math.isfinite(v) and lo <= v <= hi)]
     if spec.mode == "absolute_usd_m":
         base = dict(zip(years, capex_years[1], strict=True))
-        out = [f"{y}={v:g} (allowed {lo * base[y]:,.0f}..{hi * base[y]:,.0f})" for y, v in spec.values.items()
-               if not (math.isfinite(v) and lo * base[y] <= v <= hi * base[y])]
+        floor = published_capex(fc)
+        out = [f"{y}={v:g} (allowed {max(lo * base[y], floor.get(y, 0.0)):,.0f}..{hi * base[y]:,.0f})"
+               for y, v in spec.values.items() if not (math.isfinite(v) and lo * base[y] <= v <= hi * base[y])]
         if out:
             raise ScenarioError(f"absolute capex values (US$ m) must lie between {lo}x and {hi}x the baseline "
                                 f"year; out of bounds: {', '.join(out)}")
@@ -521,8 +527,8 @@ def scenario_series(fc: Forecaster, target: str, path: CapexPath, spec: Scenario
     base = fc.series(target)
     if target == MEMORY_MARKET and base.method.name == MAKERS_DRIVEN:
         if panel is None:
-            raise ScenarioError(f"{target} follows its makers under a scenario, which needs the data panel "
-                                "(exchange rates); pass panel=")
+            raise MissingPanelError(f"{target} follows its makers under a scenario, which needs the data panel "
+                                    "(their exchange rates) and none is loaded")
         makers = [fc.series(m) for m in MEMORY_MAKERS]
         moved = [scenario_series(fc, m, path, spec, seed) for m in MEMORY_MAKERS]
         when = date.fromisoformat(fc.meta.as_of)

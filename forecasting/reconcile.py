@@ -271,10 +271,10 @@ def derive_temporal(models: dict[str, SeriesModel]) -> list[str]:
         hist = own.select(pl.date(pl.col("year"), 1, 1).alias("ds"), "y")
         announced = {d.year: float(v) for d, v in base.history.drop_nulls("y").select("ds", "y").iter_rows()}
         ours = {int(y): float(v) for y, v in own.select("year", "y").iter_rows()}
-        both = sorted(set(announced) & set(ours))
         # the outlook's prior year is the monthly series' total, which a reader sees beside SIA's own figure
-        prior = (f"; growth is measured from the monthly series' {both[-1]} total ({ours[both[-1]]:,.1f}), "
-                 f"SIA announced {announced[both[-1]]:,.1f}") if both else ""
+        py = got[0] - 1
+        prior = (f"; growth is measured from the monthly series' {py} total ({ours[py]:,.1f})"
+                 + (f", SIA announced {announced[py]:,.1f}" if py in announced else "")) if py in ours else ""
         method = replace(src.method, name="Temporal",
                          description=(f"calendar-year totals of the {monthly} forecast ({src.method.name}), "
                                       "by the catalog rule, on every sample path: the annual and monthly numbers "
@@ -315,11 +315,16 @@ def _usd_annual(sm: SeriesModel, panel: pl.DataFrame, years: Sequence[int],
 
 
 def makers_usd(makers: Sequence[SeriesModel], panel: pl.DataFrame, years: Sequence[int],
-               unit: str) -> tuple[np.ndarray, np.ndarray]:
-    """The makers' revenue added in ``unit`` (US$) per sample path and calendar year, and their points'."""
-    paths = sum((_usd_annual(sm, panel, years, unit)[0] for sm in makers), np.zeros((1, len(years))))
-    point = sum((_usd_annual(_point_only(sm), panel, years, unit)[0][0] for sm in makers), np.zeros(len(years)))
-    return paths, point
+               unit: str) -> tuple[np.ndarray, np.ndarray, list[pl.DataFrame]]:
+    """The makers' revenue added in ``unit`` (US$) per sample path and calendar year, their points' sum, and
+    each maker's published years in ``unit``."""
+    paths, point, published = np.zeros((1, len(years))), np.zeros(len(years)), []
+    for sm in makers:
+        p, hist = _usd_annual(sm, panel, years, unit)
+        paths = paths + p
+        point = point + _usd_annual(_point_only(sm), panel, years, unit)[0][0]
+        published.append(hist)
+    return paths, point, published
 
 
 def _point_only(sm: SeriesModel) -> SeriesModel:
@@ -335,8 +340,8 @@ def market_under(market: SeriesModel, makers: Sequence[SeriesModel], scenario: S
     year. The market then stays tied to its makers under a scenario too (with its own capex elasticity it
     fell to US$ 86 bn in a scenario where Micron alone made 123)."""
     years = [d.year for d in market.dates()]
-    base_paths, base_point = makers_usd(makers, panel, years, market.spec.unit)
-    scen_paths, scen_point = makers_usd(scenario, panel, years, market.spec.unit)
+    base_paths, base_point, _ = makers_usd(makers, panel, years, market.spec.unit)
+    scen_paths, scen_point, _ = makers_usd(scenario, panel, years, market.spec.unit)
     out = copy.copy(market)
     out.paths = market.paths * scen_paths / base_paths
     out.point = market.point * scen_point / base_point
@@ -361,9 +366,9 @@ def derive_memory_market(models: dict[str, SeriesModel], evals: dict[str, Evalua
     usable = [y for y in common if y >= market.start.year]
     if not usable:
         return "memory makers' forecasts complete no year the market forecast needs"
-    makers_paths, makers_point = makers_usd([sm for _, sm, _ in per], panel, usable, market.spec.unit)
-    hist_frames = [_usd_annual(sm, panel, usable, market.spec.unit)[1].select("year", pl.col("y").alias(sid))
-                   for sid, sm, _ in per]
+    makers_paths, makers_point, published = makers_usd([sm for _, sm, _ in per], panel, usable, market.spec.unit)
+    hist_frames = [hist.select("year", pl.col("y").alias(sid))
+                   for (sid, _, _), hist in zip(per, published, strict=True)]
     hist_makers = hist_frames[0]
     for f in hist_frames[1:]:
         hist_makers = hist_makers.join(f, on="year", how="inner")

@@ -44,11 +44,11 @@ class ScenarioResult:
     targets: dict[str, tuple[ForecastResult, ForecastResult]]
 
 
-def run_scenario(fc: Forecaster, spec: ScenarioSpec, panel: pl.DataFrame) -> ScenarioResult:
+def run_scenario(fc: Forecaster, spec: ScenarioSpec, panel: pl.DataFrame | None) -> ScenarioResult:
     """Validate (raises ScenarioError with the allowed values), then compute every target's scenario.
 
     ``panel``: the data panel (``pipelines.panel.load_panel``); the memory market reads its exchange rates to
-    move with its makers.
+    move with its makers (without one, a scenario for it raises ``MissingPanelError``; other targets run).
     """
     capex_years = capex_annual(fc)  # read once: validation, the capex path and HBM all need it
     spec = validate(fc, spec, capex_years)

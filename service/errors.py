@@ -97,7 +97,7 @@ def _validation_message(first: dict[str, Any], ctx: dict[str, Any]) -> str:
     loc = [str(p) for p in first["loc"]]
     kind = first.get("type", "")
     if kind == "json_invalid":
-        at = f" at character {loc[1]}" if len(loc) > 1 else ""
+        at = f" at offset {loc[1]}" if len(loc) > 1 else ""
         return f"the request body is not valid JSON ({ctx.get('error') or first['msg']}{at})"
     tagged = len(loc) > 1 and loc[0] == "body" and loc[1] in _BRANCHES
     if tagged:

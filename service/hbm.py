@@ -25,12 +25,14 @@ from typing import Any
 
 import polars as pl
 
-from forecasting.hbm import ScenarioError, ScenarioSpec, assumptions_of, capex_annual, validate
+from forecasting.hbm import MissingPanelError, ScenarioError, ScenarioSpec, assumptions_of, capex_annual, validate
+from forecasting.reconcile import MEMORY_MARKET
 from forecasting.result import round_value
 from forecasting.scenarios import GUIDANCE, guidance_spec, run_scenario, scenario_to_dict
 from forecasting.serving import LoadedModel
 from pipelines.config import get_data_settings
-from pipelines.errors import DataValidationError
+from pipelines.errors import DataValidationError, first_line
+from pipelines.fx import CurrencyError
 from pipelines.guidance import GUIDANCE_FILE, load_capex_guidance
 from service.errors import ApiError
 from service.logic import PUBLISHED_DIGITS, serving_model
@@ -128,12 +130,21 @@ def scenario_key(loaded: LoadedModel, spec: ScenarioSpec) -> ScenarioKey:
     return (loaded.version, loaded.run_id, canonical)
 
 
-def scenario_response(loaded: LoadedModel, spec: ScenarioSpec, today: date, panel: pl.DataFrame) -> ScenarioResponse:
-    """Run the scenario (call from a worker thread); a refused scenario raises ScenarioError -> 409."""
+def scenario_response(loaded: LoadedModel, spec: ScenarioSpec, today: date,
+                      panel: pl.DataFrame | None) -> ScenarioResponse:
+    """Run the scenario (call from a worker thread); a refused scenario raises ScenarioError -> 409.
+
+    ``panel`` (None if it could not be loaded) gives the memory market its makers' exchange rates; without
+    them a scenario for the market is a 503 (the server's data, not the request), other targets still run.
+    """
     try:
         result = run_scenario(loaded.forecaster, spec, panel)
     except ScenarioError as exc:
         raise ApiError(409, "invalid_scenario", str(exc)) from None
+    except (MissingPanelError, CurrencyError) as exc:
+        log.warning("scenario needs exchange rates: %s", exc)
+        raise ApiError(503, "no_data", f"{first_line(exc)}; scenarios without {MEMORY_MARKET} still run") \
+            from None
     body: dict[str, Any] = scenario_to_dict(result, loaded.metadata(), today=today)
     body["assumptions"] = {**present(body["assumptions"]), "model": None}  # type: ignore[dict-item]
     body["scenario"] = present(body["scenario"])

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import date
 from typing import Any
@@ -400,8 +400,8 @@ def forecast_csv(result: ForecastResult) -> bytes:
     return frame.write_csv().encode("utf-8")
 
 
-def _round_series(s: pl.Series) -> pl.Series:
-    return pl.Series(s.name, [round_value(x) for x in s.to_list()], dtype=pl.Float64)
+def _round_series(s: pl.Series, how: Callable[[float | None], float | None] = round_value) -> pl.Series:
+    return pl.Series(s.name, [how(x) for x in s.to_list()], dtype=pl.Float64)
 
 
 def outlook_csv(result: ForecastResult) -> bytes:
@@ -526,13 +526,10 @@ _TRACK_PCT = ("forecast_growth_pct", "growth_lo_80", "growth_hi_80", "growth_lo_
 def track_record_csv(loaded: LoadedModel, series_id: str) -> bytes:
     """The JSON rows as CSV, rounded the same way (growth and errors to 2 decimals, values to 6 digits)."""
     frame = track_record_frame(loaded, series_id).drop("series_id").with_columns(
-        *(pl.col(c).map_batches(_round_pct_series, return_dtype=pl.Float64) for c in _TRACK_PCT),
+        *(pl.col(c).map_batches(lambda x: _round_series(x, round_pct), return_dtype=pl.Float64) for c in _TRACK_PCT),
         pl.col("forecast_value").map_batches(_round_series, return_dtype=pl.Float64))
     return frame.write_csv().encode("utf-8")
 
-
-def _round_pct_series(s: pl.Series) -> pl.Series:
-    return pl.Series(s.name, [round_pct(x) for x in s.to_list()], dtype=pl.Float64)
 
 
 # ------------------------------------------------------------------------------------------ admin

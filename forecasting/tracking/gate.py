@@ -39,7 +39,7 @@ from forecasting.evaluation import Evaluation, evaluate_target
 from forecasting.hbm import CAPEX_DRIVER, HBM_ID
 from forecasting.reconcile import CAPEX_TOTALS, served_with
 from forecasting.targets import TARGETS, TargetConfig
-from forecasting.tracking.merge import provenance
+from forecasting.tracking.merge import provenance, retired
 from forecasting.zoo import COMBINATION
 
 
@@ -75,7 +75,7 @@ class SeriesEvidence:
 @dataclass
 class GateReport:
     series: list[SeriesEvidence]
-    #: series the champion serves that the challenger does not
+    #: series the champion serves that the challenger does not (retired ones, no longer targets, excepted)
     lost: list[str]
 
     @property
@@ -257,7 +257,7 @@ def gather(challenger: Forecaster, champion: Forecaster, panel: pl.DataFrame, *,
     """Evidence per series (see the module docstring). ``*_run`` are (run id, version) for provenance."""
     prov_ch = provenance(challenger, *(challenger_run or (None, None)))
     prov_cp = provenance(champion, *(champion_run or (None, None)))
-    lost = sorted(set(champion.models) - set(challenger.models))
+    lost = sorted(s for s in set(champion.models) - set(challenger.models) if not retired(s))  # retired: not lost
     out: list[SeriesEvidence] = []
     for sid, sm in challenger.models.items():
         old = champion.models.get(sid)

@@ -11,6 +11,9 @@ history, leaderboard, data status), never refitted. Rules:
   ``capex_hyperscalers_total`` (``train`` recomputes it), otherwise it is carried together with the
   champion's HBM calibration. It is never carried next to a retrained capex series it was not computed
   from: if this run trained capex and could not build HBM, the version lacks HBM and ``promote`` refuses it;
+* a series that is no longer a target (removed from ``forecasting.targets.TARGETS``, e.g.
+  ``wsts_logic_sales_annual`` on 2026-12-02) is *retired*: never carried, and not a lost series for
+  ``promote`` (carrying it would serve its last model forever);
 * every series records where it was produced (``meta.extra["provenance"]``: run id, registered version,
   as-of date and data hash), and the registry copies that into model-version tags.
 """
@@ -22,6 +25,7 @@ from typing import Any
 
 from forecasting.artifact import Forecaster
 from forecasting.hbm import CAPEX_DRIVER, HBM_ID
+from forecasting.targets import TARGETS
 
 PROVENANCE = "provenance"
 
@@ -32,6 +36,13 @@ class Merged:
     trained: list[str]
     #: series carried unchanged from the champion, with the version they came from
     carried: dict[str, str] = field(default_factory=dict)
+    #: series the champion served that are no longer targets: left out
+    retired: list[str] = field(default_factory=list)
+
+
+def retired(series_id: str) -> bool:
+    """No longer a target (HBM is derived, never a target, and still served)."""
+    return series_id != HBM_ID and series_id not in TARGETS
 
 
 def provenance(fc: Forecaster, run_id: str | None = None, version: str | None = None) -> dict[str, dict[str, Any]]:
@@ -60,10 +71,14 @@ def merge_into_champion(new: Forecaster, run_id: str, champion: Forecaster | Non
     models = dict(new.models)
     hbm = new.hbm
     carried: dict[str, str] = {}
+    gone: list[str] = []
     if champion is not None:
         old_prov = provenance(champion, champion_run_id, champion_version)
         for sid, sm in champion.models.items():
             if sid in models:
+                continue
+            if retired(sid):
+                gone.append(sid)
                 continue
             if sid == HBM_ID and CAPEX_DRIVER in new.models:
                 continue  # derived from the capex series this run replaced: never carried beside it
@@ -74,4 +89,4 @@ def merge_into_champion(new: Forecaster, run_id: str, champion: Forecaster | Non
             hbm = champion.hbm
     meta = replace(new.meta, extra={**new.meta.extra, PROVENANCE: prov})
     track = new.track_record if new.track_record.height else (champion.track_record if champion else None)
-    return Merged(Forecaster(models, meta, hbm, track), trained, carried)
+    return Merged(Forecaster(models, meta, hbm, track), trained, carried, sorted(gone))

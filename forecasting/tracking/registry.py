@@ -203,6 +203,8 @@ class RegisteredRun:
     #: series carried unchanged from the champion -> the version they came from
     carried: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: series the champion served that are no longer targets, left out of this version
+    retired: list[str] = field(default_factory=list)
 
 
 def _log_panel(result: TrainResult, settings: TrackingSettings) -> str:
@@ -344,6 +346,7 @@ def _log_training(result: TrainResult, settings: TrackingSettings, client: Mlflo
         params: dict[str, Any] = {
             "targets": ",".join(sorted(fc.models)), "trained": ",".join(merged.trained),
             "carried": ",".join(f"{s}:v{v}" for s, v in sorted(merged.carried.items())) or "-",
+            "retired": ",".join(merged.retired) or "-",
             "data_hash": digest, "as_of": meta.as_of, "champion_before": champion.version if champion else "-",
             **(config or {}),
         }
@@ -387,7 +390,8 @@ def _log_training(result: TrainResult, settings: TrackingSettings, client: Mlflo
         version = str(info.registered_model_version)
         _tag_version(client, settings, version, run.info.run_id, fc, merged.carried, result.skipped)
         client.set_registered_model_alias(settings.registered_model, "challenger", version)
-        return RegisteredRun(run.info.run_id, version, exp_id, merged.trained, merged.carried, dict(result.skipped))
+        return RegisteredRun(run.info.run_id, version, exp_id, merged.trained, merged.carried, dict(result.skipped),
+                             merged.retired)
 
 
 def _tag_version(client: MlflowClient, settings: TrackingSettings, version: str, run_id: str, fc: Forecaster,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Response
 
 from service import hbm
-from service.deps import MeterDep, ModelDep, PanelDep, ReadAccess, RuntimeDep
+from service.deps import MeterDep, ModelDep, ReadAccess, RuntimeDep, ServingDep
 from service.routes.responses import READ_ERRORS, errors
 from service.schemas import ScenarioRequest, ScenarioResponse
 
@@ -32,7 +32,7 @@ Send exactly one of:
 * `capex`: your own path, `{"mode": ..., "values": {"2026": 50, ...}}` with mode
   `relative_to_baseline_pct` (% vs the capex forecast, -75..200), `yoy_growth_pct` (% over the prior year,
   -50..150) or `absolute_usd_m` (US$ m per calendar year, 0.25x..4x the baseline year). Years must be years
-  the capex forecast completes (the 422 names them). Years you leave out keep the baseline (in `yoy_growth_pct`,
+  the capex forecast completes (the 409 names them). Years you leave out keep the baseline (in `yoy_growth_pct`,
   a year after a stated one keeps the baseline's growth from the scenario's level). A partly published year's
   scenario total must be at least what its published quarters add up to (409 naming both). `name` labels it.
 
@@ -65,7 +65,9 @@ queueing without bound. Responses are never HTTP-cached (`Cache-Control: no-stor
              "absolute capex outside 0.25x..4x the baseline year or below the year's published quarters, a target it "
              "does not forecast, no capex model, "
              "or no usable guidance; the message states what is allowed",
-        503: "No champion model loaded, the server is busy computing other requests (see Retry-After), or "
+        503: "No champion model loaded, the server is busy computing other requests (see Retry-After), the "
+             "memory market was asked for and no data panel (exchange rates for its makers) is loaded "
+             "(`no_data`), or "
              "(`guidance_unavailable`) the server's capex guidance file is missing or malformed: the message "
              "names the file, line and problem"}),
     summary="Memory and HBM forecasts under a capex scenario, beside the baseline",
@@ -94,7 +96,7 @@ async def scenarios(
         }),
     ],
     model: ModelDep,
-    panel: PanelDep,
+    serving: ServingDep,
     runtime: RuntimeDep,
     meter: MeterDep,
 ) -> Response:
@@ -106,5 +108,5 @@ async def scenarios(
     today = datetime.now(UTC).date()
     # computed once per scenario on the compute executor (503 when it is full), never on the event loop
     result = await runtime.scenarios.fetch(
-        key, lambda: hbm.scenario_response(model, spec, today, panel).model_dump_json().encode())
+        key, lambda: hbm.scenario_response(model, spec, today, serving.panel).model_dump_json().encode())
     return Response(result, media_type="application/json")

@@ -12,7 +12,6 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from forecasting.artifact import SeriesModel
 from forecasting.evaluation import Evaluation, scored_origins
 from forecasting.hbm import HBM_ID, ScenarioSpec, scenario_series
 from forecasting.reconcile import (
@@ -23,6 +22,7 @@ from forecasting.reconcile import (
     MEMORY_MAKERS,
     MEMORY_MARKET,
     TEMPORAL,
+    _point_only,
     _usd_annual,
 )
 from forecasting.result import to_dict
@@ -190,10 +190,6 @@ def test_under_a_scenario_the_memory_market_still_moves_with_its_makers(run: Tra
         assert np.sign(round(s / b - 1, 9)) in (signs - {0.0} or {0.0}), (year, signs)
 
 
-def _point_only(sm: SeriesModel) -> SeriesModel:
-    out = copy.copy(sm)
-    out.paths = sm.point[None, :]
-    return out
 
 
 def test_the_makers_are_added_in_one_unit(run: TrainResult) -> None:

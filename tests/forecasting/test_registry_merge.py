@@ -15,7 +15,8 @@ from forecasting.data import NotEnoughDataError
 from forecasting.hbm import CAPEX_DRIVER, HBM_ID
 from forecasting.result import to_dict
 from forecasting.tracking import TrackingSettings, load_model, log_training, promote, set_alias
-from forecasting.tracking.merge import merge_into_champion
+from forecasting.tracking.gate import gather
+from forecasting.tracking.merge import merge_into_champion, retired
 from forecasting.train import TrainResult, train
 from service.cli import app
 from service.config import Settings
@@ -50,24 +51,40 @@ def _fc(models: dict, hbm: dict | None, like: Forecaster) -> Forecaster:
 def test_merge_rules_for_the_derived_hbm_series(full: TrainResult) -> None:
     """Pure merge logic on stored series models (no fitting): HBM follows capex."""
     m = full.forecaster.models
-    champion = _fc({CAPEX_DRIVER: m[CAPEX_DRIVER], HBM_ID: m[HBM_ID], "x": m["wsts_memory_sales_annual"]},
-                   {"calibration": "old"}, full.forecaster)
+    x = "wsts_memory_sales_annual"
+    champion = _fc({CAPEX_DRIVER: m[CAPEX_DRIVER], HBM_ID: m[HBM_ID], x: m[x]}, {"calibration": "old"},
+                   full.forecaster)
     # capex not retrained: HBM and its calibration are carried with it
-    got = merge_into_champion(_fc({"x": m["wsts_memory_sales_annual"]}, None, full.forecaster), "r2", champion,
-                              "r1", "1")
+    got = merge_into_champion(_fc({x: m[x]}, None, full.forecaster), "r2", champion, "r1", "1")
     assert got.forecaster.models[HBM_ID] is m[HBM_ID] and got.forecaster.hbm == {"calibration": "old"}
-    assert got.carried == {CAPEX_DRIVER: "1", HBM_ID: "1"} and got.trained == ["x"]
+    assert got.carried == {CAPEX_DRIVER: "1", HBM_ID: "1"} and got.trained == [x]
     prov = got.forecaster.meta.extra["provenance"]
-    assert prov[CAPEX_DRIVER]["run_id"] == "r1" and prov["x"]["run_id"] == "r2"
+    assert prov[CAPEX_DRIVER]["run_id"] == "r1" and prov[x]["run_id"] == "r2"
     # capex retrained with HBM: both from this run
     new_hbm = replace(m[HBM_ID], notes=["recomputed"])
     got = merge_into_champion(_fc({CAPEX_DRIVER: m[CAPEX_DRIVER], HBM_ID: new_hbm}, {"calibration": "new"},
                                   full.forecaster), "r2", champion, "r1", "1")
     assert got.forecaster.models[HBM_ID] is new_hbm and got.forecaster.hbm == {"calibration": "new"}
-    assert got.carried == {"x": "1"}
+    assert got.carried == {x: "1"}
     # capex retrained but HBM could not be built: the old HBM is not carried beside the new capex
     got = merge_into_champion(_fc({CAPEX_DRIVER: m[CAPEX_DRIVER]}, None, full.forecaster), "r2", champion, "r1", "1")
-    assert HBM_ID not in got.forecaster.models and got.carried == {"x": "1"}
+    assert HBM_ID not in got.forecaster.models and got.carried == {x: "1"}
+
+
+def test_a_series_that_is_no_longer_a_target_is_retired_not_carried_nor_lost(full: TrainResult) -> None:
+    """wsts_logic_sales_annual left the targets on 2026-12-02; a champion serving it would have carried its last
+    model into every later version (and refused to promote one without it). It is retired instead."""
+    m = full.forecaster.models
+    gone = "wsts_logic_sales_annual"
+    assert retired(gone) and not retired(HBM_ID) and not retired(CAPEX_DRIVER)
+    champion = _fc({CAPEX_DRIVER: m[CAPEX_DRIVER], HBM_ID: m[HBM_ID], gone: m["wsts_memory_sales_annual"]},
+                   {"calibration": "old"}, full.forecaster)
+    got = merge_into_champion(_fc({}, None, full.forecaster), "r2", champion, "r1", "1")
+    assert gone not in got.forecaster.models and got.retired == [gone]
+    assert got.carried == {CAPEX_DRIVER: "1", HBM_ID: "1"}
+    report = gather(got.forecaster, champion, full.panel, challenger_run=("r2", "2"), champion_run=("r1", "1"))
+    assert report.lost == []
+    assert {e.series_id: e.kind for e in report.series} == {CAPEX_DRIVER: "carried", HBM_ID: "carried"}
 
 
 @pytest.mark.slow

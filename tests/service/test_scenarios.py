@@ -164,7 +164,7 @@ def test_exactly_one_of_scenario_or_capex(hbm_client: TestClient, body: dict[str
         (b"{}", "application/json", "send either `scenario` (bear, base, bull or guidance) or `capex` (your own path)"),
         (b'{"scenario": "bull", "name": "mine"}', "application/json", "body.name: Extra inputs are not permitted"),
         (b"{bad", "application/json", "the request body is not valid JSON (Expecting property name enclosed in double "
-                                      "quotes at character 1)"),
+                                      "quotes at offset 1)"),
         (b"hello", "text/plain", "the request body must be a JSON object (Content-Type: application/json); send"),
         (b"[1]", "application/json", "the request body must be a JSON object"),
     ],
@@ -175,6 +175,20 @@ def test_body_errors_say_what_to_send(hbm_client: TestClient, content: bytes, co
     err = _error(hbm_client.post("/v1/scenarios", content=content, headers={"content-type": content_type}))
     assert err["code"] == "validation_error" and err["message"].startswith(message), err["message"]
     assert "named" not in err["message"] and "custom" not in err["message"]
+
+
+def test_without_a_data_panel_only_the_memory_market_is_refused(make_app: Any, hbm_loaded: LoadedModel) -> None:
+    """The market follows its makers in US$, which needs the panel's exchange rates: with no panel loaded it is
+    a 503 naming why (the server's data, not the request), while HBM and the makers still answer."""
+    def no_panel() -> Any:
+        raise OSError("panel store unreadable")
+
+    with TestClient(make_app(model_loader=lambda: hbm_loaded, panel_loader=no_panel)) as c:
+        err = _error(_post(c, {"scenario": "bull", "targets": ["wsts_memory_sales_annual"]}), 503)
+        assert err["code"] == "no_data" and "exchange rates" in err["message"], err
+        ok = _post(c, {"scenario": "bull", "targets": [HBM_ID, "micron_revenue", "skhynix_revenue"]})
+        assert ok.status_code == 200, ok.text
+        assert set(ok.json()["targets"]) == {HBM_ID, "micron_revenue", "skhynix_revenue"}
 
 
 def test_unknown_targets_are_422_listing_the_allowed_ones(hbm_client: TestClient) -> None:
