@@ -47,8 +47,8 @@ How targets respond: HBM = capex x accelerator_share x hbm_content over the cape
 Micron and SK hynix = the baseline paths x (scenario capex / baseline capex) ^ elasticity, the elasticity
 estimated on YoY growth, kept >= 0 and sampled from its standard error; the memory market moves as the two
 makers' US$ sum does, path by path, so it stays tied to them. Annual capex multipliers are spread over quarters
-smoothly (log-linear between mid-years, each year's mean kept), so no quarter steps at a year end from the
-multiplier alone. More capex never lowers a target.
+smoothly (log-linear between mid-years, each year's baseline total moved by exactly its multiplier), so no quarter
+steps at a year end from the multiplier alone and a year you leave out keeps its baseline. More capex never lowers a target.
 
 Results are computed on demand and cached per model version and scenario, so repeating a request is instant.
 When the server is already busy with other computations it answers 503 with `Retry-After` instead of

@@ -108,6 +108,33 @@ def test_annual_multipliers_spread_smoothly_over_quarters() -> None:
     assert (m > 1).all()
 
 
+def test_each_years_total_moves_by_exactly_its_multiplier_when_values_grow() -> None:
+    """Weighted by the baseline's values and raised to the elasticity, each year's total scales by exactly
+    its multiplier (to that power): a year kept at the baseline stays at the baseline."""
+    dates = [date(y, m, 1) for y in (2026, 2027, 2028) for m in (1, 4, 7, 10)]
+    values = np.geomspace(10.0, 80.0, len(dates))  # synthetic, growing 20% a quarter
+    annual = {2026: 0.5, 2027: 0.25, 2028: 1.0}
+    for power in (0.0, 0.7, 1.0, 2.2):
+        m = period_multipliers(dates, annual, weights=values, power=power)
+        for i, year in enumerate((2026, 2027, 2028)):
+            part = slice(4 * i, 4 * i + 4)
+            moved = (values[part] * m[part] ** power).sum()
+            assert moved == pytest.approx(annual[year] ** power * values[part].sum(), rel=1e-12), (power, year)
+
+
+def test_a_year_left_out_of_a_scenario_keeps_its_baseline(trained: TrainResult) -> None:
+    """2028 not stated (relative mode: the baseline) between cut years: its memory totals are the baseline's
+    (Micron's came out 7% above it when the spreading ignored that its quarters grow)."""
+    fc = trained.forecaster
+    res = run_scenario(fc, ScenarioSpec(values={2026: -50, 2027: -75}), trained.panel)
+    for t in MEMORY_TARGETS:
+        base, scen = res.targets[t]
+        b = {o.year: num(o.value) for o in base.outlook}
+        s = {o.year: num(o.value) for o in scen.outlook}
+        assert s[2028] == pytest.approx(b[2028], rel=1e-5), t
+        assert s[2027] < b[2027] and s[2026] < b[2026], t
+
+
 @pytest.mark.parametrize(
     ("spec", "msg"),
     [
