@@ -421,8 +421,10 @@ class OutlookYearResponse(BaseModel):
     growth_pct: float | None = Field(description="growth over the prior year, %")
     growth_intervals: list[IntervalBand] = Field(description="of the growth, % (per simulated path)")
     prior_year_value: float | None
-    published_periods: int = Field(description="periods of the year already published")
-    forecast_periods: int = Field(description="periods of the year forecast")
+    published_periods: int = Field(description="periods of the year already published, counting the periods the "
+                                               "series' calendar-year rule adds (a monthly 3-month average: its "
+                                               "Mar/Jun/Sep/Dec values; quarterly: quarters; annual: the year)")
+    forecast_periods: int = Field(description="periods of the year forecast, counted as for published_periods")
 
 
 class _ForecastBase(BaseModel):
