@@ -344,8 +344,8 @@ _FORECAST_EXAMPLE: JsonDict = {
         "members": [{"name": "AutoETS", "weight": 0.24, "params": {"season_length": 12}}],
         "scale": "log",
         "intervals": "mixture of the members' empirical error paths",
-        "backtest": {"origins": 145, "first_origin": "2013-12-08", "last_origin": "2026-09-04",
-                     "primary_horizon": 12, "mase": 1.29, "baseline_mase": 1.5},
+        "backtest": {"origins": 157, "first_origin": "2013-02-07", "last_origin": "2026-09-07",
+                     "primary_horizon": 12, "mase": 1.586, "baseline_mase": 1.921},
         "passed_over": [],
     },
     "data": {"last_observation": "2026-07-01", "last_published": "2026-09-07", "next_expected_release": "2026-11-07",
@@ -711,8 +711,10 @@ _YEAR_KEYS: JsonDict = {"propertyNames": {"pattern": "^(20[0-9]{2}|2100)$"}}
 _REL_LO, _REL_HI = BOUNDS["relative_to_baseline_pct"]
 _YOY_LO, _YOY_HI = BOUNDS["yoy_growth_pct"]
 _ABS_LO, _ABS_HI = BOUNDS["absolute_usd_m"]
-_YEARS_NOTE = ("Keys are calendar years; each must be a year the serving model's capex forecast completes (GET "
-               "/v1/models/hbm/assumptions and the 409 name them). Years left out keep the baseline.")
+_YEARS_NOTE = ("Keys are calendar years; each must be a year the serving model's capex forecast completes "
+               "(`modelled[].years` of hbm_revenue in GET /v1/series, and the 409, name them). Years left out keep "
+               "the baseline (in yoy_growth_pct, a year after a stated one keeps the baseline's growth from the "
+               "scenario's level).")
 
 
 class RelativeCapexPath(BaseModel):

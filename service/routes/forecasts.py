@@ -46,6 +46,9 @@ PNG_RESPONSE: dict[int | str, dict[str, Any]] = {
           "description": "fan chart PNG"}}
 CSV_CONTENT = {"text/csv": {"schema": {"type": "string"},
                             "example": "ds,forecast,forecast-lo-80,forecast-hi-80\n2026-08-01,152.3,138.2,171.5\n"}}
+OUTLOOK_CSV_CONTENT = {"text/csv": {"schema": {"type": "string"}, "example": (
+    "year,value,growth_pct,prior_year_value,published_periods,forecast_periods,lo_80,hi_80,growth_lo_80,"
+    "growth_hi_80\n2026,1711.85,115.65,793.8,2,2,1647.41,1868.16,107.53,135.34\n")}}
 
 
 def _on_demand(horizon: int | None, levels: list[int], currency: TargetCurrency | None) -> bool:
@@ -71,7 +74,7 @@ def fan_chart(series_id: SeriesId, model: ModelDep, runtime: RuntimeDep, meter: 
 
 
 @router.get("/{series_id}/outlook", response_model=OutlookResponse, operation_id="getOutlook",
-            responses={200: {"content": CSV_CONTENT}, **errors(*READ_ERRORS, 404, 409, 503)},
+            responses={200: {"content": OUTLOOK_CSV_CONTENT}, **errors(*READ_ERRORS, 404, 409, 503)},
             summary="Calendar-year totals, growth and intervals")
 async def outlook(
     series_id: SeriesId,
@@ -123,7 +126,7 @@ async def forecast(
         Horizon | None,
         Query(
               description=f"periods ahead; default 18 monthly, 8 quarterly, 2 annual. Each series' own maximum "
-                          f"({MAXIMA}; hbm_revenue: the years its capex forecast completes) is `max_horizon` "
+                          f"({MAXIMA}, or fewer where its stored paths end sooner) is `max_horizon` "
                           f"in GET /v1/series; beyond it: 409 invalid_horizon. Read off stored paths, never "
                           f"refitted", examples=[8],
               json_schema_extra={"x-maximum-by-frequency": {str(f): n for f, n in MAX_HORIZON.items()}}),

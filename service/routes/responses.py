@@ -13,7 +13,8 @@ _DESCRIPTIONS = {
     404: "Unknown series or job, or nothing of the kind stored for it (no backtest, no track record); the "
          "message lists valid ids",
     409: "Well formed, but this series or the serving model cannot answer it: a horizon beyond the series' own "
-         "maximum (36 monthly, 12 quarterly, 4 annual; hbm_revenue: the years its capex forecast completes), "
+         "maximum (36 monthly, 12 quarterly, 4 annual, or fewer where its stored paths end sooner: the derived annual "
+         "series and hbm_revenue 3), "
          "more outlook years than its forecast completes, US$ for a series that is not money. The message and "
          "`detail` say what it can answer (GET /v1/series lists `max_horizon` and `max_outlook_years`)",
     413: "Request body over the configured limit (CHIPCAST_MAX_BODY_BYTES)",

@@ -47,8 +47,10 @@ How targets respond: HBM = capex x accelerator_share x hbm_content over the cape
 Micron and SK hynix = the baseline paths x (scenario capex / baseline capex) ^ elasticity, the elasticity
 estimated on YoY growth, kept >= 0 and sampled from its standard error; the memory market moves as the two
 makers' US$ sum does, path by path, so it stays tied to them. Annual capex multipliers are spread over quarters
-smoothly (log-linear between mid-years, each year's baseline total moved by exactly its multiplier), so no quarter
-steps at a year end from the multiplier alone and a year you leave out keeps its baseline. More capex never lowers a target.
+smoothly (log-linear between mid-years; within each year the forecast quarters' point total moves by exactly
+multiplier ^ elasticity, published quarters stay), so no quarter steps at a year end from the multiplier alone and
+a year you leave out keeps its baseline point total. More capex never lowers HBM or a year's point total of a
+target.
 
 Results are computed on demand and cached per model version and scenario, so repeating a request is instant.
 When the server is already busy with other computations it answers 503 with `Retry-After` instead of
@@ -62,8 +64,8 @@ queueing without bound. Responses are never HTTP-cached (`Cache-Control: no-stor
     operation_id="runScenario",
     responses=errors(400, *READ_ERRORS, 409, 413, 503, descriptions={
         409: "Well formed, but the serving model cannot run it: a year its capex forecast does not complete, an "
-             "absolute capex outside 0.25x..4x the baseline year or below the year's published quarters, a target it "
-             "does not forecast, no capex model, "
+             "absolute capex outside 0.25x..4x the baseline year, a scenario capex (any mode) below what the year's "
+             "published quarters add up to, a target it does not forecast, no capex model, "
              "or no usable guidance; the message states what is allowed",
         503: "No champion model loaded, the server is busy computing other requests (see Retry-After), the "
              "memory market was asked for and no data panel (exchange rates for its makers) is loaded "
