@@ -187,7 +187,13 @@ def test_under_a_scenario_the_memory_market_still_moves_with_its_makers(run: Tra
             now = {o.year: num(o.value) for o in sm.outlook(years=3)}
             if year in was:
                 signs.add(float(np.sign(round(now[year] / was[year] - 1, 9))))
-        assert np.sign(round(s / b - 1, 9)) in (signs - {0.0} or {0.0}), (year, signs)
+        change = s / b - 1
+        if signs <= {0.0}:
+            # each maker's own total kept (a year left at the baseline): only the US$ value of SK hynix's tilted
+            # quarters moves (one at a published rate, one at the carried-forward rate): 0.18% in 2026
+            assert abs(change) < 0.005, (year, change)
+        else:
+            assert np.sign(change) in signs - {0.0} and abs(change) > 1e-9, (year, signs, change)
 
 
 
