@@ -523,7 +523,7 @@ def scenario_series(fc: Forecaster, target: str, path: CapexPath, spec: Scenario
                     panel: pl.DataFrame | None = None) -> SeriesModel:
     """The target's series model under the scenario (a copy; the stored baseline is never touched).
 
-    ``panel`` (the data panel; its exchange rates as of the model's date are used) is needed for the memory
+    ``panel`` (the data panel; its exchange rates as of the market's training date are used) is needed for the memory
     market once it is tied to its makers: it then moves as Micron + SK hynix in US$ do under the scenario.
     """
     assumptions = assumptions_of(fc)
@@ -537,7 +537,8 @@ def scenario_series(fc: Forecaster, target: str, path: CapexPath, spec: Scenario
                                     "(their exchange rates) and none is loaded")
         makers = [fc.series(m) for m in MEMORY_MAKERS]
         moved = [scenario_series(fc, m, path, spec, seed) for m in MEMORY_MAKERS]
-        when = date.fromisoformat(fc.meta.as_of)
+        # the rates as known when the market was trained (a partial retrain may have carried it from an older run)
+        when = base.data.as_of or date.fromisoformat(fc.meta.as_of)
         fx = as_of(panel.filter(pl.col("unique_id").is_in(list(FX_SERIES.values()))), when)
         out = market_under(base, makers, moved, fx)
         out.method = replace(base.method, name=f"{base.method.name} under the scenario",
