@@ -410,10 +410,10 @@ def validate(fc: Forecaster, spec: ScenarioSpec, capex_years: AnnualPaths | None
     if bad_years:
         raise ScenarioError(f"scenario years {bad_years} are outside the forecast years {years}")
     lo, hi = BOUNDS[spec.mode]
+    floor = published_capex(fc)
     out = [f"{y}={v:g}" for y, v in spec.values.items() if not (math.isfinite(v) and lo <= v <= hi)]
     if spec.mode == "absolute_usd_m":
         base = dict(zip(years, capex_years[1], strict=True))
-        floor = published_capex(fc)
         out = [f"{y}={v:g} (allowed {max(lo * base[y], floor.get(y, 0.0)):,.0f}..{hi * base[y]:,.0f})"
                for y, v in spec.values.items() if not (math.isfinite(v) and lo * base[y] <= v <= hi * base[y])]
         if out:
@@ -421,7 +421,7 @@ def validate(fc: Forecaster, spec: ScenarioSpec, capex_years: AnnualPaths | None
                                 f"year; out of bounds: {', '.join(out)}")
     elif out:
         raise ScenarioError(f"{spec.mode} values must lie between {lo:g} and {hi:g}; out of bounds: {', '.join(out)}")
-    _check_published_floor(fc, spec, capex_years)
+    _check_published_floor(fc, spec, capex_years, floor)
     if spec.hbm_content is not None:
         clo, chi = HBM_CONTENT_BOUNDS
         if not (math.isfinite(spec.hbm_content) and clo <= spec.hbm_content <= chi):
@@ -440,10 +440,11 @@ def published_capex(fc: Forecaster) -> dict[int, float]:
     return {int(y): float(v) for y, v in part.iter_rows()}
 
 
-def _check_published_floor(fc: Forecaster, spec: ScenarioSpec, capex_years: AnnualPaths) -> None:
+def _check_published_floor(fc: Forecaster, spec: ScenarioSpec, capex_years: AnnualPaths,
+                           floor: dict[int, float]) -> None:
     """A scenario cannot take back capex already spent: a year's scenario total is at least what its
-    published quarters add up to (2026 at -75% asked for less than the first half had already reported)."""
-    floor = published_capex(fc)
+    published quarters add up to (``floor``, :func:`published_capex`; 2026 at -75% asked for less than the
+    first half had already reported)."""
     path = capex_path(fc, spec, capex_years)
     below = [f"{y}: {path.scenario[y]:,.0f} < {floor[y]:,.0f} published"
              for y in path.years if y in floor and path.scenario[y] < floor[y]]
